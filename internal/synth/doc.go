@@ -1,0 +1,13 @@
+// Package synth generates synthetic media that an SFU treats like the real
+// thing: VP8 video RTP packets with valid payload descriptors and frame
+// headers, keyframes at a fixed interval that are several times larger than
+// delta frames, and Opus-sized audio packets every 20 ms.
+//
+// Every packet carries a stamp right after its codec header: a magic
+// number, the time it was sent and a per-stream packet counter that no SFU
+// rewrites. ParseStamp reads it back on the receiving side, so tests and
+// load tests can measure latency, loss and reordering end to end.
+//
+// Generators reuse their packets and buffers; nothing is allocated per
+// packet once a generator has made its largest frame.
+package synth

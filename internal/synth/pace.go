@@ -1,0 +1,117 @@
+package synth
+
+import (
+	"context"
+	"time"
+
+	pionrtp "github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// WriteFunc sends one packet. It must not keep the packet or its payload
+// after it returns: generators reuse both.
+type WriteFunc func(*pionrtp.Packet) error
+
+// WriteTo returns a WriteFunc that writes to track. TrackLocalStaticRTP
+// copies the packet's header before it sets the SSRC and payload type of
+// each binding, so the generator's packets are left as they were.
+func WriteTo(track *webrtc.TrackLocalStaticRTP) WriteFunc {
+	return track.WriteRTP
+}
+
+// Run sends frames to write at the configured frame rate until ctx is done
+// or write fails, and returns ctx.Err() or write's error. The packets of a
+// frame are spread evenly over half a frame interval rather than sent in
+// one burst, and each packet's stamp carries the time it is handed to
+// write. Run allocates nothing per packet; write must not keep the packet.
+// Callers that want to survive some write errors filter them in write.
+func (v *Video) Run(ctx context.Context, write WriteFunc) error {
+	interval := v.FrameInterval()
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	p := newPacer()
+	defer p.stop()
+	for {
+		if err := v.sendFrame(ctx, p, interval/2, write); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ticker.C:
+		}
+	}
+}
+
+// sendFrame generates one frame and writes its packets spread over spread.
+func (v *Video) sendFrame(ctx context.Context, p *pacer, spread time.Duration, write WriteFunc) error {
+	start := time.Now()
+	pkts, _ := v.NextFrame(start)
+	gap := spread / time.Duration(len(pkts))
+	for i, pkt := range pkts {
+		if err := p.waitUntil(ctx, start.Add(time.Duration(i)*gap)); err != nil {
+			return err
+		}
+		putStampTime(pkt.Payload[v.stampAt[i]:], time.Now())
+		if err := write(pkt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Run sends a packet to write every 20 ms until ctx is done or write fails,
+// and returns ctx.Err() or write's error. Run allocates nothing per packet;
+// write must not keep the packet.
+func (a *Audio) Run(ctx context.Context, write WriteFunc) error {
+	ticker := time.NewTicker(AudioPacketInterval)
+	defer ticker.Stop()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := write(a.NextPacket(time.Now())); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ticker.C:
+		}
+	}
+}
+
+// pacer waits for deadlines with one reusable timer.
+type pacer struct {
+	timer *time.Timer
+}
+
+// newPacer returns a pacer whose timer is stopped.
+func newPacer() *pacer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &pacer{timer: t}
+}
+
+// waitUntil returns when due has passed, or ctx.Err() when ctx is done
+// first. A deadline already past returns at once, so a late sender catches
+// up instead of drifting.
+func (p *pacer) waitUntil(ctx context.Context, due time.Time) error {
+	d := time.Until(due)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	p.timer.Reset(d)
+	select {
+	case <-ctx.Done():
+		p.timer.Stop()
+		return ctx.Err()
+	case <-p.timer.C:
+		return nil
+	}
+}
+
+// stop releases the pacer's timer.
+func (p *pacer) stop() {
+	p.timer.Stop()
+}

@@ -1,0 +1,244 @@
+package synth
+
+import (
+	"math"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	pionrtp "github.com/pion/rtp"
+)
+
+// Defaults that NewVideo uses for zero fields of VideoConfig.
+const (
+	DefaultVideoBitrate     = 1_500_000
+	DefaultFPS              = 30
+	DefaultKeyframeInterval = 2 * time.Second
+	DefaultMTU              = 1200
+	DefaultWidth            = 1280
+	DefaultHeight           = 720
+	DefaultVideoPayloadType = 96
+)
+
+// MinMTU is the smallest MTU Video accepts; smaller values are raised to it.
+const MinMTU = 100
+
+// keyframeRatio is how many times larger a keyframe is than a delta frame,
+// in the range real encoders produce.
+const keyframeRatio = 6
+
+// videoClockRate is the RTP clock rate of video, 90 kHz.
+const videoClockRate = 90000
+
+// VideoConfig describes a synthetic video stream. Zero fields take the
+// Default values.
+type VideoConfig struct {
+	// Bitrate is the average bitrate in bits per second, counted over RTP
+	// payloads (descriptors and stamps included, RTP headers not).
+	Bitrate int
+	// FPS is the frame rate.
+	FPS int
+	// KeyframeInterval is the time between scheduled keyframes.
+	KeyframeInterval time.Duration
+	// MTU is the largest RTP payload in bytes; values below MinMTU are
+	// raised to MinMTU.
+	MTU int
+	// Width and Height are the picture size announced in keyframes; they
+	// are limited to 14 bits each.
+	Width, Height int
+	// PayloadType is the RTP payload type.
+	PayloadType uint8
+	// SSRC is the RTP SSRC; zero picks a random one.
+	SSRC uint32
+}
+
+// withDefaults returns c with zero or invalid fields replaced.
+func (c VideoConfig) withDefaults() VideoConfig {
+	if c.Bitrate <= 0 {
+		c.Bitrate = DefaultVideoBitrate
+	}
+	if c.FPS <= 0 {
+		c.FPS = DefaultFPS
+	}
+	if c.KeyframeInterval <= 0 {
+		c.KeyframeInterval = DefaultKeyframeInterval
+	}
+	if c.MTU <= 0 {
+		c.MTU = DefaultMTU
+	}
+	c.MTU = max(c.MTU, MinMTU)
+	if c.Width <= 0 || c.Width >= 1<<14 {
+		c.Width = DefaultWidth
+	}
+	if c.Height <= 0 || c.Height >= 1<<14 {
+		c.Height = DefaultHeight
+	}
+	if c.PayloadType == 0 {
+		c.PayloadType = DefaultVideoPayloadType
+	}
+	for c.SSRC == 0 {
+		c.SSRC = rand.Uint32()
+	}
+	return c
+}
+
+// Video generates a VP8 RTP stream. Every packet has a payload descriptor
+// (RFC 7741) with a 15-bit picture ID that grows by one per frame and
+// partition index 0; the first packet of a frame has S=1 and a VP8 frame
+// header, which on keyframes includes the start code and picture size.
+// The marker bit is set on a frame's last packet.
+//
+// A Video is not safe for concurrent use, except ForceKeyframe, which any
+// goroutine may call at any time.
+type Video struct {
+	cfg        VideoConfig
+	keyBytes   int // payload bytes of a keyframe
+	deltaBytes int // payload bytes of a delta frame
+	gopFrames  int // frames from one scheduled keyframe to the next
+
+	forceKey atomic.Bool
+
+	seq       uint16
+	ts0       uint32
+	pictureID uint16
+	frames    uint64 // frames generated so far
+	sinceKey  int    // frames generated since the last keyframe
+	stampSeq  uint64 // next stamp sequence
+
+	pkts    []*pionrtp.Packet
+	stampAt []int // offset of each packet's stamp in its payload
+}
+
+// NewVideo returns a generator for the stream cfg describes. Its first frame
+// is a keyframe.
+func NewVideo(cfg VideoConfig) *Video {
+	cfg = cfg.withDefaults()
+	v := &Video{
+		cfg:       cfg,
+		seq:       uint16(rand.Uint32()),
+		ts0:       rand.Uint32(),
+		pictureID: uint16(rand.Uint32() & 0x7fff),
+	}
+	v.keyBytes, v.deltaBytes, v.gopFrames = frameSizes(cfg)
+	v.grow(packetCount(v.keyBytes, cfg.MTU))
+	return v
+}
+
+// frameSizes returns the payload bytes of a keyframe and of a delta frame,
+// and the number of frames per keyframe interval, so that a keyframe is
+// keyframeRatio times a delta frame and the interval averages cfg.Bitrate.
+func frameSizes(cfg VideoConfig) (key, delta, gop int) {
+	gop = max(1, int(math.Round(cfg.KeyframeInterval.Seconds()*float64(cfg.FPS))))
+	gopBytes := float64(cfg.Bitrate) / 8 * float64(gop) / float64(cfg.FPS)
+	minBytes := vp8DescriptorSize + vp8KeyHeaderSize + StampSize
+	if gop == 1 {
+		key = max(minBytes, int(gopBytes))
+		return key, key, gop
+	}
+	d := gopBytes / float64(gop-1+keyframeRatio)
+	return max(minBytes, int(d*keyframeRatio)), max(minBytes, int(d)), gop
+}
+
+// packetCount returns how many packets of at most mtu bytes size needs.
+func packetCount(size, mtu int) int {
+	return (size + mtu - 1) / mtu
+}
+
+// grow makes sure v has at least n packets with full-size buffers.
+func (v *Video) grow(n int) {
+	for len(v.pkts) < n {
+		v.pkts = append(v.pkts, &pionrtp.Packet{Payload: make([]byte, v.cfg.MTU)})
+		v.stampAt = append(v.stampAt, 0)
+	}
+}
+
+// Config returns the configuration v uses, with defaults filled in.
+func (v *Video) Config() VideoConfig {
+	return v.cfg
+}
+
+// FrameInterval returns the time between two frames.
+func (v *Video) FrameInterval() time.Duration {
+	return time.Second / time.Duration(v.cfg.FPS)
+}
+
+// ForceKeyframe makes the next frame a keyframe, as an encoder does when a
+// receiver sends a PLI or FIR. The scheduled keyframes then count from it.
+// It is safe to call from any goroutine.
+func (v *Video) ForceKeyframe() {
+	v.forceKey.Store(true)
+}
+
+// frameInfo is what every packet of one frame shares.
+type frameInfo struct {
+	ts       uint32
+	key      bool
+	partSize int
+	now      time.Time
+}
+
+// NextFrame generates the next frame, stamped with send time now, and
+// reports whether it is a keyframe. The packets and their payloads belong
+// to v and are overwritten by the next call to NextFrame or Run: copy
+// whatever must outlive that.
+func (v *Video) NextFrame(now time.Time) (pkts []*pionrtp.Packet, keyframe bool) {
+	keyframe = v.nextIsKey()
+	size := v.deltaBytes
+	if keyframe {
+		size = v.keyBytes
+	}
+	n := packetCount(size, v.cfg.MTU)
+	v.grow(n)
+	f := frameInfo{
+		ts:       v.ts0 + uint32(v.frames*videoClockRate/uint64(v.cfg.FPS)),
+		key:      keyframe,
+		partSize: (size - n*vp8DescriptorSize - vp8KeyHeaderSize) / 2,
+		now:      now,
+	}
+	for i := range n {
+		plen := size / n
+		if i < size%n {
+			plen++
+		}
+		v.fillPacket(i, plen, i == n-1, &f)
+	}
+	v.pictureID = (v.pictureID + 1) & 0x7fff
+	v.frames++
+	return v.pkts[:n], keyframe
+}
+
+// nextIsKey decides whether the next frame is a keyframe and updates the
+// keyframe schedule.
+func (v *Video) nextIsKey() bool {
+	forced := v.forceKey.Swap(false)
+	if forced || v.frames == 0 || v.sinceKey >= v.gopFrames {
+		v.sinceKey = 1
+		return true
+	}
+	v.sinceKey++
+	return false
+}
+
+// fillPacket sets up packet i of frame f with a plen-byte payload holding a
+// descriptor, the frame header if it is the first packet, and a stamp.
+func (v *Video) fillPacket(i, plen int, last bool, f *frameInfo) {
+	p := v.pkts[i]
+	p.Header = pionrtp.Header{
+		Version:        2,
+		Marker:         last,
+		PayloadType:    v.cfg.PayloadType,
+		SequenceNumber: v.seq,
+		Timestamp:      f.ts,
+		SSRC:           v.cfg.SSRC,
+	}
+	v.seq++
+	p.Payload = p.Payload[:plen]
+	putVP8Descriptor(p.Payload, i == 0, v.pictureID)
+	off := vp8DescriptorSize
+	if i == 0 {
+		off += putVP8FrameHeader(p.Payload[off:], f.key, f.partSize, v.cfg.Width, v.cfg.Height)
+	}
+	v.stampAt[i] = off
+	putStamp(p.Payload[off:], f.now, v.stampSeq)
+	v.stampSeq++
+}

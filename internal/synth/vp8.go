@@ -1,0 +1,86 @@
+package synth
+
+// VP8 payload descriptor bits (RFC 7741 section 4.2).
+const (
+	vp8X       = 0x80 // first byte: extended control bits present
+	vp8S       = 0x10 // first byte: start of partition
+	vp8PIDMask = 0x07 // first byte: partition index
+	vp8I       = 0x80 // extension byte: picture ID present
+	vp8L       = 0x40 // extension byte: TL0PICIDX present
+	vp8TK      = 0x30 // extension byte: TID/Y/KEYIDX byte present
+	vp8M       = 0x80 // picture ID byte: 15-bit picture ID
+)
+
+// VP8 frame header (RFC 6386 section 9.1).
+const (
+	vp8InterFrame      = 0x01 // frame tag: P bit, 1 for inter frames
+	vp8ShowFrame       = 0x10 // frame tag: show_frame
+	vp8InterHeaderSize = 3    // frame tag
+	vp8KeyHeaderSize   = 10   // frame tag, start code, width, height
+	vp8MaxPartSize     = 1<<19 - 1
+)
+
+// vp8DescriptorSize is the size of the descriptors Video writes: X=1, I=1
+// and a 15-bit picture ID.
+const vp8DescriptorSize = 4
+
+// putVP8Descriptor writes a payload descriptor with a 15-bit picture ID and
+// partition index 0 to b, with S set when start is true.
+func putVP8Descriptor(b []byte, start bool, pictureID uint16) {
+	b[0] = vp8X
+	if start {
+		b[0] |= vp8S
+	}
+	b[1] = vp8I
+	b[2] = vp8M | byte(pictureID>>8&0x7f)
+	b[3] = byte(pictureID)
+}
+
+// putVP8FrameHeader writes the header of a shown, version-0 frame to b and
+// returns its length. partSize is the first partition's size; key frames
+// also carry the start code and the picture size.
+func putVP8FrameHeader(b []byte, key bool, partSize, width, height int) int {
+	tag := uint32(min(max(partSize, 0), vp8MaxPartSize))<<5 | vp8ShowFrame
+	if !key {
+		tag |= vp8InterFrame
+	}
+	b[0], b[1], b[2] = byte(tag), byte(tag>>8), byte(tag>>16)
+	if !key {
+		return vp8InterHeaderSize
+	}
+	b[3], b[4], b[5] = 0x9d, 0x01, 0x2a
+	b[6], b[7] = byte(width), byte(width>>8&0x3f)
+	b[8], b[9] = byte(height), byte(height>>8&0x3f)
+	return vp8KeyHeaderSize
+}
+
+// vp8DescriptorLen returns the length of the VP8 payload descriptor at the
+// start of p, and false when p is too short to hold it.
+func vp8DescriptorLen(p []byte) (int, bool) {
+	if len(p) == 0 {
+		return 0, false
+	}
+	if p[0]&vp8X == 0 {
+		return 1, true
+	}
+	if len(p) < 2 {
+		return 0, false
+	}
+	ext, n := p[1], 2
+	if ext&vp8I != 0 {
+		if n >= len(p) {
+			return 0, false
+		}
+		n++
+		if p[n-1]&vp8M != 0 {
+			n++
+		}
+	}
+	if ext&vp8L != 0 {
+		n++
+	}
+	if ext&vp8TK != 0 {
+		n++
+	}
+	return n, n <= len(p)
+}

@@ -1,0 +1,328 @@
+package sfu
+
+import (
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtcp"
+	pionrtp "github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	prtp "github.com/prismsfu/prism/rtp"
+)
+
+// DownTrack forwards one published track to one subscriber. It is the
+// webrtc.TrackLocal on the subscriber's connection, and rewrites every
+// packet (SSRC, sequence number, timestamp, payload type, header-extension
+// IDs) so the subscriber sees one continuous stream.
+//
+// The receiver hands it sequence numbers through a bounded queue; its own
+// goroutine copies each packet from the receiver's cache, rewrites it and
+// writes it. A full queue drops this subscriber's packets (video to the end
+// of the frame) and never delays the receiver or any other subscriber.
+type DownTrack struct {
+	sub    *Participant
+	src    *Receiver
+	sender *webrtc.RTPSender
+	log    *zap.Logger
+
+	queue chan uint64
+	done  chan struct{}
+	// dropping is owned by the receiver's read loop: true while it drops
+	// the rest of a video frame after the queue overflowed.
+	dropping bool
+
+	mu      sync.Mutex
+	bound   bool
+	writer  webrtc.TrackLocalWriter
+	rw      *prtp.Rewriter
+	running sync.WaitGroup
+
+	closeOnce sync.Once
+	stats     DownTrackStats
+}
+
+// DownTrackStats counts what a DownTrack did.
+type DownTrackStats struct {
+	Packets       atomic.Uint64
+	Dropped       atomic.Uint64
+	NACKs         atomic.Uint64
+	Retransmitted atomic.Uint64
+}
+
+func newDownTrack(sub *Participant, src *Receiver) *DownTrack {
+	return &DownTrack{
+		sub: sub, src: src,
+		log:   sub.log.With(zap.String("track", src.info.ID)),
+		queue: make(chan uint64, sub.sfu.cfg.QueueLength),
+		done:  make(chan struct{}),
+	}
+}
+
+// ID returns the publisher's track id.
+func (d *DownTrack) ID() string { return d.src.info.ID }
+
+// RID returns "": Prism sends one encoding per down-track.
+func (d *DownTrack) RID() string { return "" }
+
+// StreamID returns the publisher's participant id, so a subscriber groups
+// the tracks of one participant in one stream.
+func (d *DownTrack) StreamID() string { return d.src.owner.id }
+
+// Kind returns audio or video.
+func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.src.track.Kind() }
+
+// Stats returns the down-track's counters.
+func (d *DownTrack) Stats() *DownTrackStats { return &d.stats }
+
+// errNoCodec is returned by Bind when the subscriber cannot receive the
+// publisher's codec.
+var errNoCodec = errors.New("subscriber does not support the codec")
+
+// Bind is called by pion once the subscriber has accepted the track. It
+// picks the subscriber's payload type and header-extension IDs and starts
+// forwarding.
+func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	codec, ok := matchCodec(d.src.codec, ctx.CodecParameters())
+	if !ok {
+		return webrtc.RTPCodecParameters{}, errNoCodec
+	}
+	var ext prtp.ExtensionMap
+	for _, want := range forwardedExtensions {
+		src, dst := extensionID(d.src.exts, want), extensionID(ctx.HeaderExtensions(), want)
+		if src != 0 && dst != 0 {
+			ext.Add(src, dst)
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.bound {
+		return codec, nil
+	}
+	d.bound = true
+	d.writer = ctx.WriteStream()
+	d.rw = prtp.NewRewriter(uint32(ctx.SSRC()), uint8(codec.PayloadType), ext, uint16(rand.Uint32()), rand.Uint32())
+	d.running.Add(1)
+	d.src.addDownTrack(d)
+	go d.run()
+	if d.src.video {
+		d.src.RequestKeyframe()
+	}
+	return codec, nil
+}
+
+// Unbind is called by pion when the track is removed from the connection.
+func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.stop()
+	return nil
+}
+
+// matchCodec finds the subscriber's payload type for the publisher's codec.
+func matchCodec(want webrtc.RTPCodecParameters, have []webrtc.RTPCodecParameters) (webrtc.RTPCodecParameters, bool) {
+	var fallback *webrtc.RTPCodecParameters
+	for i, c := range have {
+		if !strings.EqualFold(c.MimeType, want.MimeType) {
+			continue
+		}
+		if c.SDPFmtpLine == want.SDPFmtpLine {
+			return c, true
+		}
+		if fallback == nil {
+			fallback = &have[i]
+		}
+	}
+	if fallback != nil {
+		return *fallback, true
+	}
+	return webrtc.RTPCodecParameters{}, false
+}
+
+func extensionID(exts []webrtc.RTPHeaderExtensionParameter, uri string) uint8 {
+	for _, e := range exts {
+		if e.URI == uri {
+			return uint8(e.ID)
+		}
+	}
+	return 0
+}
+
+// enqueue hands a packet to the down-track without blocking. Called only
+// from the receiver's read loop.
+func (d *DownTrack) enqueue(ext uint64, flags prtp.Flags) {
+	if d.dropping {
+		// Drop the rest of the frame whose packet was dropped, so the
+		// subscriber never gets half a frame after a gap it cannot fill.
+		d.stats.Dropped.Add(1)
+		if flags&prtp.FlagMarker != 0 {
+			d.dropping = false
+		}
+		return
+	}
+	select {
+	case d.queue <- ext:
+	default:
+		d.stats.Dropped.Add(1)
+		d.dropping = d.src.video && flags&prtp.FlagMarker == 0
+	}
+}
+
+// run is the down-track's writer: it replays the last keyframe to a new
+// video subscriber, then forwards queued packets until stopped.
+func (d *DownTrack) run() {
+	defer d.running.Done()
+	select {
+	case <-d.sub.subReady:
+	case <-d.done:
+		return
+	}
+	f := forwarder{d: d, buf: make([]byte, prtp.MaxPacketSize), waitKey: d.src.video}
+	var replayedTo uint64
+	if d.src.video {
+		replayedTo = f.replay()
+	}
+	for {
+		select {
+		case ext := <-d.queue:
+			if ext <= replayedTo {
+				continue
+			}
+			f.forward(ext)
+		case <-d.done:
+			return
+		}
+	}
+}
+
+// forwarder is the state of a down-track's writer goroutine.
+type forwarder struct {
+	d       *DownTrack
+	buf     []byte
+	h       pionrtp.Header
+	waitKey bool
+}
+
+// replay sends the cached packets from the last keyframe on, so a new
+// subscriber can decode at once, and returns the last one sent.
+func (f *forwarder) replay() uint64 {
+	first, last, ok := f.d.src.cache.LastKeyframe()
+	if !ok || last-first > maxReplay {
+		return 0
+	}
+	for ext := first; ext <= last; ext++ {
+		f.forward(ext)
+	}
+	return last
+}
+
+// forward copies one packet from the cache, rewrites it and writes it.
+func (f *forwarder) forward(ext uint64) {
+	d := f.d
+	n, flags, ok := d.src.cache.Get(ext, f.buf)
+	if !ok {
+		d.stats.Dropped.Add(1)
+		return
+	}
+	if f.waitKey {
+		if flags&prtp.FlagKeyframe == 0 {
+			return
+		}
+		f.waitKey = false
+	}
+	payload, ok := parse(&f.h, f.buf[:n])
+	if !ok {
+		return
+	}
+	d.rw.Rewrite(&f.h)
+	if _, err := d.writer.WriteRTP(&f.h, payload); err != nil {
+		d.stats.Dropped.Add(1)
+		return
+	}
+	d.stats.Packets.Add(1)
+}
+
+// parse reads the header of pkt into h and returns the payload without
+// padding; h keeps the padding size so the writer adds it back.
+func parse(h *pionrtp.Header, pkt []byte) ([]byte, bool) {
+	hlen, err := h.Unmarshal(pkt)
+	if err != nil {
+		return nil, false
+	}
+	end := len(pkt)
+	h.PaddingSize = 0
+	if h.Padding {
+		pad := int(pkt[end-1])
+		if pad == 0 || pad > end-hlen {
+			return nil, false
+		}
+		end -= pad
+		h.PaddingSize = byte(pad)
+	}
+	return pkt[hlen:end], true
+}
+
+// readRTCP answers the subscriber's feedback: NACKs from the receiver's
+// cache, PLI and FIR by asking the publisher for a keyframe. It returns
+// when the sender stops.
+func (d *DownTrack) readRTCP() {
+	buf := make([]byte, prtp.MaxPacketSize)
+	var h pionrtp.Header
+	for {
+		pkts, _, err := d.sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p := p.(type) {
+			case *rtcp.TransportLayerNack:
+				d.answerNACK(p, buf, &h)
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				d.src.RequestKeyframe()
+			}
+		}
+	}
+}
+
+// answerNACK resends the packets a subscriber lost, mapping its sequence
+// numbers back to the publisher's.
+func (d *DownTrack) answerNACK(nack *rtcp.TransportLayerNack, buf []byte, h *pionrtp.Header) {
+	d.mu.Lock()
+	rw, w := d.rw, d.writer
+	d.mu.Unlock()
+	if rw == nil {
+		return
+	}
+	highest := d.src.cache.Highest()
+	for _, pair := range nack.Nacks {
+		for _, seq := range pair.PacketList() {
+			d.stats.NACKs.Add(1)
+			src, ok := rw.Source(seq)
+			if !ok {
+				continue
+			}
+			n, _, ok := d.src.cache.Get(prtp.Extend(highest, src), buf)
+			if !ok {
+				continue
+			}
+			payload, ok := parse(h, buf[:n])
+			if !ok || !rw.Retransmit(h, seq) {
+				continue
+			}
+			if _, err := w.WriteRTP(h, payload); err == nil {
+				d.stats.Retransmitted.Add(1)
+			}
+		}
+	}
+}
+
+// stop ends forwarding and waits for the writer goroutine.
+func (d *DownTrack) stop() {
+	d.closeOnce.Do(func() {
+		d.src.removeDownTrack(d)
+		close(d.done)
+	})
+	d.running.Wait()
+}

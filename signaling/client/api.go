@@ -1,0 +1,52 @@
+package client
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/prismsfu/prism/sfu"
+)
+
+// APIOptions configures NewAPI.
+type APIOptions struct {
+	// LoopbackOnly keeps ICE on 127.0.0.1: for tests and local load runs,
+	// which must send nothing off the machine.
+	LoopbackOnly bool
+	// Interceptors, when set, registers extra interceptors before pion's
+	// defaults, which puts them nearest the network: a test's loss injector
+	// or a packet counter goes here.
+	Interceptors func(*interceptor.Registry) error
+}
+
+// NewAPI returns a pion API with Prism's codecs and pion's default
+// interceptors (NACK generator and responder, RTCP reports, TWCC), for
+// Config.API.
+func NewAPI(o APIOptions) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := sfu.RegisterCodecs(m); err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	if o.Interceptors != nil {
+		if err := o.Interceptors(ir); err != nil {
+			return nil, fmt.Errorf("extra interceptors: %w", err)
+		}
+	}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return nil, fmt.Errorf("default interceptors: %w", err)
+	}
+	var se webrtc.SettingEngine
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if o.LoopbackOnly {
+		loop := func(ip net.IP) bool { return ip.IsLoopback() }
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetIPFilter(loop)
+		se.SetRemoteIPFilter(loop)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}

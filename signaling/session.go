@@ -1,0 +1,339 @@
+package signaling
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"github.com/prismsfu/prism/sfu"
+	"github.com/prismsfu/prism/signaling/protocol"
+)
+
+// outQueue is how many messages may wait for a slow client before the
+// session drops it.
+const outQueue = 512
+
+// writeTimeout bounds one WebSocket write.
+const writeTimeout = 5 * time.Second
+
+// session serves one WebSocket client. Its reader goroutine owns the
+// participant; its writer goroutine owns the connection's writes.
+type session struct {
+	srv     *Server
+	conn    *websocket.Conn
+	log     *zap.Logger
+	limiter *rate.Limiter
+
+	out      chan []byte
+	quit     chan struct{}
+	quitOnce sync.Once
+	ended    atomic.Bool
+
+	// Owned by the reader goroutine.
+	p           *sfu.Participant
+	lastLimited time.Time
+}
+
+func newSession(s *Server, conn *websocket.Conn) *session {
+	return &session{
+		srv: s, conn: conn, log: s.log,
+		limiter: rate.NewLimiter(rate.Limit(s.cfg.MessageRate), s.cfg.MessageBurst),
+		out:     make(chan []byte, outQueue),
+		quit:    make(chan struct{}),
+	}
+}
+
+// run serves the client until it leaves, fails or the server closes.
+func (ss *session) run(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	writer, pinger := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(writer)
+		ss.writeLoop(ctx)
+	}()
+	go func() {
+		defer close(pinger)
+		ss.pingLoop(ctx)
+	}()
+	ss.readLoop(ctx)
+	ss.ended.Store(true)
+	if ss.p != nil {
+		_ = ss.p.Close()
+	}
+	ss.finish()
+	<-writer
+	cancel()
+	<-pinger
+	_ = ss.conn.CloseNow()
+}
+
+// readLoop reads and handles messages in order until the connection ends.
+func (ss *session) readLoop(ctx context.Context) {
+	for {
+		typ, rd, err := ss.conn.Reader(ctx)
+		if err != nil {
+			ss.log.Debug("read", zap.Error(err))
+			return
+		}
+		data, err := io.ReadAll(io.LimitReader(rd, protocol.MaxMessageSize+1))
+		if err != nil {
+			return
+		}
+		if len(data) > protocol.MaxMessageSize {
+			if _, err := io.Copy(io.Discard, rd); err != nil {
+				return
+			}
+			ss.sendError(protocol.Errorf(protocol.CodeTooLarge, "message is over the limit of %d bytes", protocol.MaxMessageSize))
+			continue
+		}
+		if typ != websocket.MessageText {
+			ss.sendError(protocol.Errorf(protocol.CodeBadMessage, "binary messages are not part of the protocol"))
+			continue
+		}
+		if !ss.allow() {
+			continue
+		}
+		msg, err := protocol.Decode(data)
+		if err != nil {
+			ss.sendError(err)
+			continue
+		}
+		if !ss.handle(msg) {
+			return
+		}
+	}
+}
+
+// allow applies the message rate limit, telling the client at most once a
+// second that its messages are being dropped.
+func (ss *session) allow() bool {
+	if ss.limiter.Allow() {
+		return true
+	}
+	if time.Since(ss.lastLimited) > time.Second {
+		ss.lastLimited = time.Now()
+		ss.sendError(protocol.Errorf(protocol.CodeRateLimited,
+			"too many messages: at most %.0f per second; messages are being dropped", ss.srv.cfg.MessageRate))
+	}
+	return false
+}
+
+// writeLoop writes queued messages until the session finishes, then
+// closes the connection.
+func (ss *session) writeLoop(ctx context.Context) {
+	for {
+		select {
+		case b := <-ss.out:
+			if err := ss.write(ctx, b); err != nil {
+				_ = ss.conn.CloseNow()
+				return
+			}
+		case <-ss.quit:
+			ss.flush()
+			_ = ss.conn.Close(websocket.StatusNormalClosure, "")
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (ss *session) write(ctx context.Context, b []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	return ss.conn.Write(ctx, websocket.MessageText, b)
+}
+
+// flush writes what is still queued, within the close grace period.
+func (ss *session) flush() {
+	ctx, cancel := shutdownContext()
+	defer cancel()
+	for {
+		select {
+		case b := <-ss.out:
+			if ss.conn.Write(ctx, websocket.MessageText, b) != nil {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+// pingLoop drops a client that stops answering WebSocket pings.
+func (ss *session) pingLoop(ctx context.Context) {
+	t := time.NewTicker(ss.srv.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(ctx, ss.srv.cfg.PingInterval)
+			err := ss.conn.Ping(pctx)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				ss.log.Info("client stopped answering pings", zap.Error(err))
+				_ = ss.conn.CloseNow()
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// finish makes the writer flush and close the connection.
+func (ss *session) finish() {
+	ss.quitOnce.Do(func() { close(ss.quit) })
+}
+
+// shutdown sends m and closes the session.
+func (ss *session) shutdown(m protocol.Message) {
+	ss.send(m)
+	ss.finish()
+}
+
+// send queues m for the client. A client whose queue is full is too slow
+// to keep up and is dropped.
+func (ss *session) send(m protocol.Message) {
+	if ss.ended.Load() {
+		return
+	}
+	b, err := protocol.Encode(m)
+	if err != nil {
+		ss.log.Error("encode", zap.String("type", m.Type), zap.Error(err))
+		return
+	}
+	select {
+	case ss.out <- b:
+	default:
+		ss.log.Warn("client is not reading its messages; dropping it")
+		ss.ended.Store(true)
+		_ = ss.conn.CloseNow()
+	}
+}
+
+func (ss *session) sendError(err error) {
+	ss.send(protocol.ErrorMessage(err))
+}
+
+// handle acts on one message; it returns false when the session should end.
+func (ss *session) handle(m protocol.Message) bool {
+	switch m.Type {
+	case protocol.TypeKeepalive:
+		ss.send(protocol.Message{Type: protocol.TypeKeepalive})
+		return true
+	case protocol.TypeJoin:
+		return ss.join(m)
+	case protocol.TypeLeave:
+		return false
+	}
+	if ss.p == nil {
+		ss.sendError(protocol.Errorf(protocol.CodeNotJoined, "%s before join: send join first", m.Type))
+		return true
+	}
+	if err := ss.dispatch(m); err != nil {
+		ss.sendError(err)
+	}
+	return true
+}
+
+// join makes the client a participant of the room it names.
+func (ss *session) join(m protocol.Message) bool {
+	if ss.p != nil {
+		ss.sendError(protocol.Errorf(protocol.CodeAlreadyJoined, "already in room %q", ss.p.Room().ID()))
+		return true
+	}
+	if m.Version != protocol.Version {
+		ss.sendError(protocol.Errorf(protocol.CodeUnsupportedVersion,
+			"protocol version %d is not supported; this server speaks version %d", m.Version, protocol.Version))
+		return false
+	}
+	name := m.Name
+	if name == "" {
+		name = "guest"
+	}
+	p, others, err := ss.srv.cfg.SFU.Join(m.Room, name, events{ss})
+	if err != nil {
+		ss.sendError(fmt.Errorf("join %s: %w", m.Room, err))
+		return false
+	}
+	ss.p = p
+	ss.log = ss.log.With(zap.String("room", m.Room), zap.String("participant", p.ID()))
+	parts := make([]protocol.Participant, 0, len(others))
+	for _, o := range others {
+		parts = append(parts, participantMessage(o))
+	}
+	ss.send(protocol.Message{
+		Type: protocol.TypeJoined, Version: protocol.Version, Room: m.Room,
+		ParticipantID: p.ID(), Participants: parts,
+	})
+	return true
+}
+
+// dispatch handles the messages of a joined client.
+func (ss *session) dispatch(m protocol.Message) error {
+	p := ss.p
+	switch m.Type {
+	case protocol.TypePublish:
+		t := trackInfo(*m.Track)
+		t.ParticipantID = p.ID()
+		return p.Declare(t)
+	case protocol.TypeUnpublish:
+		return sfuError(p.Unpublish(m.TrackID))
+	case protocol.TypeMute:
+		return sfuError(p.SetMuted(m.TrackID, *m.Muted))
+	case protocol.TypeOffer:
+		if m.PC != protocol.PCPublish {
+			return protocol.Errorf(protocol.CodeBadMessage, "offer: clients offer only on the publish connection; Prism offers on subscribe")
+		}
+		answer, err := p.Offer(m.SDP)
+		if err != nil {
+			return sfuError(err)
+		}
+		ss.send(protocol.Message{Type: protocol.TypeAnswer, PC: protocol.PCPublish, SDP: answer})
+		return nil
+	case protocol.TypeAnswer:
+		if m.PC != protocol.PCSubscribe {
+			return protocol.Errorf(protocol.CodeBadMessage, "answer: clients answer only on the subscribe connection")
+		}
+		return sfuError(p.Answer(m.SDP))
+	case protocol.TypeCandidate:
+		return sfuError(p.AddCandidate(sfu.PC(m.PC), candidateInit(*m.Candidate)))
+	case protocol.TypeChat:
+		p.Chat(m.Text)
+		return nil
+	default:
+		return protocol.Errorf(protocol.CodeBadMessage, "%s is sent by the server, not by clients", m.Type)
+	}
+}
+
+// sfuError gives an error from the sfu package its protocol code.
+func sfuError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sfu.ErrBadSDP):
+		return protocol.Errorf(protocol.CodeBadSDP, "%v", err)
+	case errors.Is(err, sfu.ErrNoRemoteSDP):
+		return protocol.Errorf(protocol.CodeBadCandidate, "%v", err)
+	case errors.Is(err, sfu.ErrUnknownTrack):
+		return protocol.Errorf(protocol.CodeUnknownTrack, "%v", err)
+	}
+	return err
+}
+
+func candidateInit(c protocol.Candidate) webrtc.ICECandidateInit {
+	return webrtc.ICECandidateInit{
+		Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment,
+	}
+}
