@@ -43,8 +43,8 @@ type Participant struct {
 	// wait for it, since packets written before SRTP is ready are lost.
 	subReady     chan struct{}
 	subReadyOnce sync.Once
-	closeOnce sync.Once
-	wg        sync.WaitGroup
+	closeOnce    sync.Once
+	wg           sync.WaitGroup
 }
 
 func newParticipant(s *SFU, r *Room, id, name string, events Events) (*Participant, error) {

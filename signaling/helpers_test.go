@@ -120,8 +120,7 @@ type received struct {
 	gaps          []time.Duration // inter-arrival times
 	lastAt        time.Time
 	rtpSeqs       []uint16
-	firstPayload  []byte
-	firstSeq      uint16
+	ended         bool // the track's Read returned an error: it was removed
 }
 
 // subscriber is a Go client that records every remote track's packets.
@@ -179,6 +178,9 @@ func (s *subscriber) onTrack(rt *client.RemoteTrack) {
 		}
 		n, _, err := rt.Read(buf)
 		if err != nil {
+			s.mu.Lock()
+			r.ended = true
+			s.mu.Unlock()
 			return
 		}
 		if pkt.Unmarshal(buf[:n]) != nil {
@@ -195,8 +197,6 @@ func (s *subscriber) record(r *received, pkt *pionrtp.Packet, log *sentLog) {
 	if r.packets == 0 {
 		r.firstAt = now
 		r.firstKeyframe = prtp.IsKeyframe(r.mime, pkt.Payload)
-		r.firstPayload = append([]byte(nil), pkt.Payload[:min(16, len(pkt.Payload))]...)
-		r.firstSeq = pkt.SequenceNumber
 	} else {
 		r.gaps = append(r.gaps, now.Sub(r.lastAt))
 	}

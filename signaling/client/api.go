@@ -20,6 +20,10 @@ type APIOptions struct {
 	// defaults, which puts them nearest the network: a test's loss injector
 	// or a packet counter goes here.
 	Interceptors func(*interceptor.Registry) error
+	// Settings, when set, adjusts the setting engine last: a test that
+	// drops packets above SRTP turns off SRTP replay protection here, so
+	// retransmissions of packets SRTP already saw are not refused.
+	Settings func(*webrtc.SettingEngine)
 }
 
 // NewAPI returns a pion API with Prism's codecs and pion's default
@@ -47,6 +51,9 @@ func NewAPI(o APIOptions) (*webrtc.API, error) {
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetIPFilter(loop)
 		se.SetRemoteIPFilter(loop)
+	}
+	if o.Settings != nil {
+		o.Settings(&se)
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }

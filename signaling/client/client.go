@@ -82,7 +82,7 @@ type Client struct {
 	// comes before its connection's description.
 	localCand map[string][]protocol.Candidate
 	sdpSent   map[string]bool
-	others      []protocol.Participant
+	others    []protocol.Participant
 
 	ctx    context.Context
 	cancel context.CancelFunc

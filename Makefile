@@ -1,0 +1,57 @@
+# Prism's tasks. `make run` starts the server; `make test` runs every test,
+# the Chromium end-to-end tests included.
+#
+# make test needs Debian's chromium for the browser tests. Under CI=true it
+# installs it with apt-get when missing; elsewhere the browser tests skip
+# with a loud message if it is missing. As root, the tests run in a network
+# namespace that has only loopback, so nothing they start can reach another
+# host (and Chromium's attempts to reach Google fail at once).
+
+GO       ?= go
+PKGS     ?= ./...
+TESTFLAGS ?= -race -count=1 -timeout 15m
+
+.PHONY: run build test test-deps bench bench-load lint fuzz clean
+
+run:
+	$(GO) run ./cmd/prism
+
+build:
+	$(GO) build -o bin/prism ./cmd/prism
+	$(GO) build -o bin/loadtest ./cmd/loadtest
+
+# test-deps fetches Go modules (the namespace below has no network) and,
+# under CI, installs Chromium.
+test-deps:
+	$(GO) mod download
+	@if [ ! -x /usr/bin/chromium ] && [ "$$CI" = "true" ]; then \
+		echo "make test: installing chromium for the browser tests (apt-get install chromium)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+test: test-deps
+	$(GO) vet $(PKGS)
+	@if [ "$$(id -u)" = "0" ] && command -v unshare >/dev/null && command -v ip >/dev/null; then \
+		echo "make test: running in a loopback-only network namespace"; \
+		unshare -n sh -c 'ip link set lo up && GOPROXY=off $(GO) test $(TESTFLAGS) $(PKGS)'; \
+	else \
+		$(GO) test $(TESTFLAGS) $(PKGS); \
+	fi
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./rtp ./sfu
+
+bench-load:
+	$(GO) run ./cmd/loadtest -matrix
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./signaling/protocol
+	$(GO) test -run '^$$' -fuzz FuzzRewrite -fuzztime 30s ./rtp
+	$(GO) test -run '^$$' -fuzz FuzzIsKeyframe -fuzztime 30s ./rtp
+
+clean:
+	rm -rf bin
