@@ -32,6 +32,8 @@ type DownTrack struct {
 
 	queue chan uint64
 	done  chan struct{}
+	// ready is closed when the subscriber's connection can carry media.
+	ready <-chan struct{}
 	// dropping is owned by the receiver's read loop: true while it drops
 	// the rest of a video frame after the queue overflowed.
 	dropping bool
@@ -55,10 +57,17 @@ type DownTrackStats struct {
 }
 
 func newDownTrack(sub *Participant, src *Receiver) *DownTrack {
+	d := newForwarding(src, sub.sfu.cfg.QueueLength, sub.subReady, sub.log)
+	d.sub = sub
+	return d
+}
+
+// newForwarding returns a DownTrack that is not yet bound to a connection.
+func newForwarding(src *Receiver, queue int, ready <-chan struct{}, log *zap.Logger) *DownTrack {
 	return &DownTrack{
-		sub: sub, src: src,
-		log:   sub.log.With(zap.String("track", src.info.ID)),
-		queue: make(chan uint64, sub.sfu.cfg.QueueLength),
+		src: src, ready: ready,
+		log:   log.With(zap.String("track", src.info.ID)),
+		queue: make(chan uint64, queue),
 		done:  make(chan struct{}),
 	}
 }
@@ -71,7 +80,7 @@ func (d *DownTrack) RID() string { return "" }
 
 // StreamID returns the publisher's participant id, so a subscriber groups
 // the tracks of one participant in one stream.
-func (d *DownTrack) StreamID() string { return d.src.owner.id }
+func (d *DownTrack) StreamID() string { return d.src.info.ParticipantID }
 
 // Kind returns audio or video.
 func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.src.track.Kind() }
@@ -98,21 +107,27 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 			ext.Add(src, dst)
 		}
 	}
+	rw := prtp.NewRewriter(uint32(ctx.SSRC()), uint8(codec.PayloadType), ext, uint16(rand.Uint32()), rand.Uint32())
+	d.start(ctx.WriteStream(), rw)
+	return codec, nil
+}
+
+// start begins forwarding to w, once, and asks for a keyframe so a video
+// subscriber can start decoding.
+func (d *DownTrack) start(w webrtc.TrackLocalWriter, rw *prtp.Rewriter) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.bound {
-		return codec, nil
+		return
 	}
 	d.bound = true
-	d.writer = ctx.WriteStream()
-	d.rw = prtp.NewRewriter(uint32(ctx.SSRC()), uint8(codec.PayloadType), ext, uint16(rand.Uint32()), rand.Uint32())
+	d.writer, d.rw = w, rw
 	d.running.Add(1)
 	d.src.addDownTrack(d)
 	go d.run()
 	if d.src.video {
 		d.src.RequestKeyframe()
 	}
-	return codec, nil
 }
 
 // Unbind is called by pion when the track is removed from the connection.
@@ -175,7 +190,7 @@ func (d *DownTrack) enqueue(ext uint64, flags prtp.Flags) {
 func (d *DownTrack) run() {
 	defer d.running.Done()
 	select {
-	case <-d.sub.subReady:
+	case <-d.ready:
 	case <-d.done:
 		return
 	}

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,10 @@ type Receiver struct {
 	cache *prtp.Cache
 	video bool
 	log   *zap.Logger
+	// keyframeInterval and sendPLI throttle and carry keyframe requests.
+	keyframeInterval time.Duration
+	sendPLI          func(mediaSSRC uint32) error
+	ssrc             uint32
 
 	// downTracks is replaced, never modified, so the read loop can range
 	// over it without a lock.
@@ -65,12 +70,25 @@ type ReceiverStats struct {
 }
 
 func newReceiver(owner *Participant, track *webrtc.TrackRemote, recv *webrtc.RTPReceiver, info TrackInfo) *Receiver {
+	r := newFanout(owner, track.Codec(), info, owner.sfu.cfg.KeyframeInterval, owner.log)
+	r.track, r.recv = track, recv
+	r.exts = recv.GetParameters().HeaderExtensions
+	r.ssrc = uint32(track.SSRC())
+	r.sendPLI = func(ssrc uint32) error {
+		return owner.pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+	}
+	return r
+}
+
+// newFanout returns a Receiver without a track to read: its packets come
+// through push. Tests and benchmarks drive the fan-out this way.
+func newFanout(owner *Participant, codec webrtc.RTPCodecParameters, info TrackInfo, kfInterval time.Duration, log *zap.Logger) *Receiver {
 	r := &Receiver{
-		owner: owner, track: track, recv: recv, info: info,
-		codec: track.Codec(),
-		exts:  recv.GetParameters().HeaderExtensions,
-		video: track.Kind() == webrtc.RTPCodecTypeVideo,
-		log:   owner.log.With(zap.String("track", info.ID)),
+		owner: owner, info: info, codec: codec,
+		video:            strings.HasPrefix(strings.ToLower(codec.MimeType), "video/"),
+		log:              log.With(zap.String("track", info.ID)),
+		keyframeInterval: kfInterval,
+		sendPLI:          func(uint32) error { return nil },
 	}
 	size := audioCacheSize
 	if r.video {
@@ -106,37 +124,47 @@ func (r *Receiver) setMuted(m bool) bool {
 // and handing its sequence number to every down-track.
 func (r *Receiver) run() {
 	buf := make([]byte, prtp.MaxPacketSize)
-	var h pionrtp.Header
-	var unwrap prtp.Unwrapper
-	var keyTS uint32
-	haveKey := false
+	var in ingest
 	for {
 		n, _, err := r.track.Read(buf)
 		if err != nil {
 			r.close()
 			return
 		}
-		hlen, err := h.Unmarshal(buf[:n])
-		if err != nil {
-			continue
-		}
-		ext := unwrap.Unwrap(h.SequenceNumber)
-		var flags prtp.Flags
-		if h.Marker {
-			flags |= prtp.FlagMarker
-		}
-		if r.video && prtp.IsKeyframe(r.codec.MimeType, buf[hlen:n]) && (!haveKey || h.Timestamp != keyTS) {
-			flags |= prtp.FlagKeyframe
-			keyTS, haveKey = h.Timestamp, true
-		}
-		if !r.cache.Put(ext, buf[:n], flags) {
-			continue
-		}
-		r.stats.Packets.Add(1)
-		r.stats.Bytes.Add(uint64(n))
-		for _, dt := range *r.downTracks.Load() {
-			dt.enqueue(ext, flags)
-		}
+		r.push(&in, buf[:n])
+	}
+}
+
+// ingest is the read loop's per-stream state.
+type ingest struct {
+	h       pionrtp.Header
+	unwrap  prtp.Unwrapper
+	keyTS   uint32
+	haveKey bool
+}
+
+// push stores one packet in the cache and hands it to every down-track.
+func (r *Receiver) push(in *ingest, pkt []byte) {
+	hlen, err := in.h.Unmarshal(pkt)
+	if err != nil {
+		return
+	}
+	ext := in.unwrap.Unwrap(in.h.SequenceNumber)
+	var flags prtp.Flags
+	if in.h.Marker {
+		flags |= prtp.FlagMarker
+	}
+	if r.video && prtp.IsKeyframe(r.codec.MimeType, pkt[hlen:]) && (!in.haveKey || in.h.Timestamp != in.keyTS) {
+		flags |= prtp.FlagKeyframe
+		in.keyTS, in.haveKey = in.h.Timestamp, true
+	}
+	if !r.cache.Put(ext, pkt, flags) {
+		return
+	}
+	r.stats.Packets.Add(1)
+	r.stats.Bytes.Add(uint64(len(pkt)))
+	for _, dt := range *r.downTracks.Load() {
+		dt.enqueue(ext, flags)
 	}
 }
 
@@ -184,7 +212,7 @@ func (r *Receiver) RequestKeyframe() {
 	if !r.video || r.closed.Load() {
 		return
 	}
-	interval := r.owner.sfu.cfg.KeyframeInterval
+	interval := r.keyframeInterval
 	r.kfMu.Lock()
 	since := time.Since(r.kfLast)
 	if since < interval {
@@ -197,7 +225,7 @@ func (r *Receiver) RequestKeyframe() {
 	}
 	r.kfLast = time.Now()
 	r.kfMu.Unlock()
-	r.sendPLI()
+	r.requestNow()
 }
 
 func (r *Receiver) flushKeyframe() {
@@ -209,13 +237,12 @@ func (r *Receiver) flushKeyframe() {
 	r.kfPending = false
 	r.kfLast = time.Now()
 	r.kfMu.Unlock()
-	r.sendPLI()
+	r.requestNow()
 }
 
-func (r *Receiver) sendPLI() {
+func (r *Receiver) requestNow() {
 	r.stats.KeyframeRequests.Add(1)
-	pli := &rtcp.PictureLossIndication{MediaSSRC: uint32(r.track.SSRC())}
-	if err := r.owner.pub.WriteRTCP([]rtcp.Packet{pli}); err != nil {
+	if err := r.sendPLI(r.ssrc); err != nil {
 		r.log.Debug("send PLI", zap.Error(err))
 	}
 }
@@ -233,6 +260,8 @@ func (r *Receiver) close() {
 		}
 		r.kfPending = false
 		r.kfMu.Unlock()
-		_ = r.recv.Stop()
+		if r.recv != nil {
+			_ = r.recv.Stop()
+		}
 	})
 }
