@@ -67,9 +67,13 @@ func startPublisher(t *testing.T, srv *testenv.Server, room, name string, cfg cl
 		videoLog: newSentLog(webrtc.MimeTypeVP8),
 		audioLog: newSentLog(webrtc.MimeTypeOpus),
 	}
-	cfg.OnKeyframeRequest = func(string) {
+	outer := cfg.OnKeyframeRequest
+	cfg.OnKeyframeRequest = func(id string) {
 		p.keyframeRequests.Add(1)
 		p.video.ForceKeyframe()
+		if outer != nil {
+			outer(id)
+		}
 	}
 	p.c = srv.Join(t, room, name, cfg)
 	vt, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, p.videoID, name)
