@@ -121,10 +121,16 @@ type received struct {
 	outOfOrder    int
 	mismatched    int
 	seen          map[uint64]bool
-	gaps          []time.Duration // inter-arrival times
-	lastAt        time.Time
-	rtpSeqs       []uint16
+	arrivals      []arrival
 	ended         bool // the track's Read returned an error: it was removed
+}
+
+// arrival is one packet's arrival: when, its stamp sequence, and the time
+// from the publisher's send.
+type arrival struct {
+	at      time.Time
+	seq     uint64
+	latency time.Duration
 }
 
 // subscriber is a Go client that records every remote track's packets.
@@ -134,20 +140,23 @@ type subscriber struct {
 	tracks  map[string]*received // by participant/track id
 	logs    func(key string) *sentLog
 	stopped atomic.Bool // stop reading: a slow subscriber
+	quit    chan struct{}
 }
 
 // startSubscriber joins room as name and records what arrives. logs maps a
 // track key to its publisher's sent log, for byte comparison; it may be nil.
 func startSubscriber(t *testing.T, srv *testenv.Server, room, name string, cfg client.Config, logs func(string) *sentLog) *subscriber {
 	t.Helper()
-	s := newSubscriber(logs)
+	s := newSubscriber(t, logs)
 	cfg.OnTrack = s.onTrack
 	s.c = srv.Join(t, room, name, cfg)
 	return s
 }
 
-func newSubscriber(logs func(string) *sentLog) *subscriber {
-	return &subscriber{tracks: make(map[string]*received), logs: logs}
+func newSubscriber(t *testing.T, logs func(string) *sentLog) *subscriber {
+	s := &subscriber{tracks: make(map[string]*received), logs: logs, quit: make(chan struct{})}
+	t.Cleanup(func() { close(s.quit) })
+	return s
 }
 
 // member is a participant that publishes and subscribes.
@@ -158,7 +167,7 @@ type member struct {
 
 func startMember(t *testing.T, srv *testenv.Server, room, name string, logs func(string) *sentLog) *member {
 	t.Helper()
-	s := newSubscriber(logs)
+	s := newSubscriber(t, logs)
 	p := startPublisher(t, srv, room, name, client.Config{OnTrack: s.onTrack})
 	s.c = p.c
 	return &member{publisher: p, sub: s}
@@ -178,7 +187,11 @@ func (s *subscriber) onTrack(rt *client.RemoteTrack) {
 	var pkt pionrtp.Packet
 	for {
 		for s.stopped.Load() {
-			time.Sleep(50 * time.Millisecond)
+			select {
+			case <-s.quit:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
 		n, _, err := rt.Read(buf)
 		if err != nil {
@@ -201,17 +214,14 @@ func (s *subscriber) record(r *received, pkt *pionrtp.Packet, log *sentLog) {
 	if r.packets == 0 {
 		r.firstAt = now
 		r.firstKeyframe = prtp.IsKeyframe(r.mime, pkt.Payload)
-	} else {
-		r.gaps = append(r.gaps, now.Sub(r.lastAt))
 	}
-	r.lastAt = now
 	r.packets++
-	r.rtpSeqs = append(r.rtpSeqs, pkt.SequenceNumber)
-	_, seq, ok := synth.ParseStamp(r.mime, pkt.Payload)
+	sent, seq, ok := synth.ParseStamp(r.mime, pkt.Payload)
 	if !ok {
 		r.mismatched++
 		return
 	}
+	r.arrivals = append(r.arrivals, arrival{at: now, seq: seq, latency: now.Sub(sent)})
 	if r.packets > 1 && seq <= r.lastStamp {
 		r.outOfOrder++
 	}

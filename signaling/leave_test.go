@@ -161,10 +161,11 @@ func flowing(s *subscriber, n int) bool {
 }
 
 // packetsFrom counts the packets s received from one participant's tracks.
+// An empty id counts every track.
 func packetsFrom(s *subscriber, id string) int {
 	n := 0
 	for key, r := range s.snapshot() {
-		if len(key) > len(id) && key[:len(id)+1] == id+"/" {
+		if id == "" || len(key) > len(id) && key[:len(id)+1] == id+"/" {
 			n += r.packets
 		}
 	}
