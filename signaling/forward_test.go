@@ -7,7 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/dtls/v3"
+	"github.com/pion/webrtc/v4"
+
 	"github.com/prismsfu/prism/internal/testenv"
+	"github.com/prismsfu/prism/signaling/client"
 )
 
 // logBook finds a publisher's sent log by track id.
@@ -103,5 +107,30 @@ func TestThreeParticipantsAndLateJoiner(t *testing.T) {
 		if r.mismatched > 0 {
 			t.Errorf("late joiner: track %s: %d payloads differ", key, r.mismatched)
 		}
+	}
+}
+
+// Prism negotiates AES-GCM SRTP when the client offers it, and still
+// serves a client that only has AES-CM.
+func TestSRTPProfiles(t *testing.T) {
+	srv := testenv.StartServer(t, testenv.Options{})
+	startPublisher(t, srv, "srtp", "pub", clientConfig())
+	for _, tc := range []struct {
+		name     string
+		profiles []dtls.SRTPProtectionProfile
+	}{
+		{"AES-GCM only", []dtls.SRTPProtectionProfile{dtls.SRTP_AEAD_AES_128_GCM}},
+		{"AES-CM only", []dtls.SRTPProtectionProfile{dtls.SRTP_AES128_CM_HMAC_SHA1_80}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api, err := client.NewAPI(client.APIOptions{LoopbackOnly: true, Settings: func(se *webrtc.SettingEngine) {
+				se.SetSRTPProtectionProfiles(tc.profiles...)
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := startSubscriber(t, srv, "srtp", tc.name, client.Config{API: api}, nil)
+			waitFor(t, 5*time.Second, "media over "+tc.name, func() bool { return flowing(s, 2) })
+		})
 	}
 }
