@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
@@ -12,6 +13,7 @@ import (
 // readLoop handles Prism's messages in order until the session ends.
 func (c *Client) readLoop() {
 	defer close(c.done)
+	var left error
 	for {
 		m, err := c.read(c.ctx)
 		if err != nil {
@@ -21,6 +23,9 @@ func (c *Client) readLoop() {
 				continue
 			}
 			c.err = err
+			if left != nil {
+				c.err = left
+			}
 			return
 		}
 		if c.cfg.OnMessage != nil {
@@ -30,8 +35,9 @@ func (c *Client) readLoop() {
 			c.log.Warn("handle", zap.String("type", m.Type), zap.Error(err))
 		}
 		if m.Type == protocol.TypeLeave {
-			c.err = errServerClosed
-			return
+			// Keep reading: the server closes the WebSocket next, and the
+			// close handshake needs a reader on this side.
+			left = fmt.Errorf("%w: %s", errServerClosed, m.Reason)
 		}
 	}
 }
