@@ -9,7 +9,9 @@
 
 GO       ?= go
 PKGS     ?= ./...
-TESTFLAGS ?= -race -count=1 -timeout 15m
+# -p 1: packages run one at a time; the media tests measure loss and
+# timing on 2 cores, and the browser tests need the CPU to themselves.
+TESTFLAGS ?= -race -count=1 -p 1 -timeout 15m
 
 .PHONY: run build test test-deps bench bench-load lint fuzz clean
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
@@ -84,7 +85,12 @@ func (p *Participant) wire(pc *webrtc.PeerConnection, name PC) {
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		p.log.Debug("connection state", zap.String("pc", string(name)), zap.Stringer("state", st))
 		if st == webrtc.PeerConnectionStateConnected && name == PCSubscribe {
-			p.subReadyOnce.Do(func() { close(p.subReady) })
+			// Our side of DTLS may finish a moment before the client's,
+			// and SRTP the client cannot decrypt yet is lost: the first
+			// keyframe above all. Give the client a moment.
+			time.AfterFunc(srtpGrace, func() {
+				p.subReadyOnce.Do(func() { close(p.subReady) })
+			})
 		}
 		if st == webrtc.PeerConnectionStateFailed {
 			go p.closeWith(fmt.Errorf("%s connection failed", name))
@@ -124,6 +130,10 @@ func (p *Participant) Declare(t TrackInfo) error {
 	p.declared[t.ID] = t
 	return nil
 }
+
+// srtpGrace is how long down-tracks wait, once the subscribe connection is
+// up, before their first packet.
+const srtpGrace = 30 * time.Millisecond
 
 // maxTracks bounds the tracks one participant may declare.
 const maxTracks = 16

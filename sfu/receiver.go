@@ -212,14 +212,15 @@ func (r *Receiver) RequestKeyframe() {
 	if !r.video || r.closed.Load() {
 		return
 	}
-	interval := r.keyframeInterval
 	r.kfMu.Lock()
-	since := time.Since(r.kfLast)
-	if since < interval {
-		if !r.kfPending {
-			r.kfPending = true
-			r.kfTimer = time.AfterFunc(interval-since, r.flushKeyframe)
-		}
+	if r.kfPending {
+		// One is already scheduled for the end of the window.
+		r.kfMu.Unlock()
+		return
+	}
+	if since := time.Since(r.kfLast); since < r.keyframeInterval {
+		r.kfPending = true
+		r.kfTimer = time.AfterFunc(r.keyframeInterval-since, r.flushKeyframe)
 		r.kfMu.Unlock()
 		return
 	}

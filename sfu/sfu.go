@@ -93,7 +93,15 @@ func (s *SFU) settingEngine() webrtc.SettingEngine {
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+	// The DTLS server picks the SRTP profile. Prism is the server on both
+	// connections, so AES-GCM is used whenever the client offers it;
+	// Chromium, as server, picks AES-CM.
+	if err := se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
+		s.log.Warn("DTLS role", zap.Error(err))
+	}
 	se.SetICETimeouts(5*time.Second, 15*time.Second, 2*time.Second)
+	// A lost DTLS flight otherwise stalls the connection for a second.
+	se.SetDTLSRetransmissionInterval(100 * time.Millisecond)
 	se.SetLite(false)
 	if len(s.cfg.PublicIPs) > 0 {
 		se.SetNAT1To1IPs(s.cfg.PublicIPs, webrtc.ICECandidateTypeHost)

@@ -98,6 +98,7 @@ func TestThreeParticipantsAndLateJoiner(t *testing.T) {
 		return true
 	})
 	for key, r := range late.snapshot() {
+		t.Logf("late joiner: %s first packet %v after join", key, r.firstAt.Sub(joinedAt).Round(time.Millisecond))
 		if d := r.firstAt.Sub(joinedAt); d > time.Second {
 			t.Errorf("late joiner: track %s started %v after join, want within 1s", key, d)
 		}

@@ -30,8 +30,19 @@ func TestPLIStormIsCoalesced(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		subs = append(subs, startSubscriber(t, srv, "storm", fmt.Sprintf("s%d", i), clientConfig(), nil))
 	}
-	for _, s := range subs {
-		waitFor(t, 10*time.Second, "every subscriber to receive media", func() bool { return flowing(s, 2) })
+	for i, s := range subs {
+		deadline := time.Now().Add(10 * time.Second)
+		for !flowing(s, 2) {
+			if time.Now().After(deadline) {
+				for k, r := range s.snapshot() {
+					t.Logf("s%d %s: %d packets", i, k, r.packets)
+				}
+				t.Fatalf("s%d never received media: subscribe connection %s, publish %s, %d transceivers",
+					i, s.c.SubscribeConnection().ConnectionState(), s.c.PublishConnection().ConnectionState(),
+					len(s.c.SubscribeConnection().GetTransceivers()))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	time.Sleep(window + 100*time.Millisecond) // let the joins' own requests pass
 

@@ -10,7 +10,8 @@ import (
 )
 
 // windowStats summarises one track's video packets that arrived in
-// [from, to): how many, how many of their sequence range never arrived,
+// [from, to): how many, how many of their sequence range never arrived at
+// all,
 // and the 95th percentile of forwarding latency.
 type windowStats struct {
 	packets, lost int
@@ -24,16 +25,17 @@ func videoWindow(s *subscriber, from, to time.Time) windowStats {
 			continue
 		}
 		var lats []time.Duration
-		seen := make(map[uint64]bool)
 		var lo, hi uint64 = ^uint64(0), 0
 		for _, a := range r.arrivals {
 			if a.at.Before(from) || !a.at.Before(to) {
 				continue
 			}
 			lats = append(lats, a.latency)
-			seen[a.seq] = true
 			lo, hi = min(lo, a.seq), max(hi, a.seq)
 		}
+		// A packet repaired by a retransmission may arrive after the
+		// window; it still counts as received.
+		seen := r.seen
 		w.packets += len(lats)
 		for seq := lo; seq <= hi && len(lats) > 0; seq++ {
 			if !seen[seq] {

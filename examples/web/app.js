@@ -7,8 +7,6 @@
 //   publish=0     join as a viewer, without camera and microphone
 //   video=WxH@FPS camera capture size, default 640x360@30
 //   ws=URL        signaling URL, default /ws on this host
-//   fakescreen=1  share a generated canvas instead of getDisplayMedia (for
-//                 headless tests, where there is no screen to capture)
 
 import * as Prism from './prism.js';
 
@@ -50,6 +48,7 @@ const app = {
   tiles: new Map(), // key -> Tile
   chat: [], // {fromId, from, text, self, time}
   errors: [],
+  lastLeave: null, // {code, message} of the last session's end
   statsTimer: null,
 };
 
@@ -168,6 +167,7 @@ function leaveRoom() {
 }
 
 function onLeft({ code, message }) {
+  app.lastLeave = { code, message };
   clearInterval(app.statsTimer);
   for (const t of [app.mic, app.camera, app.screen]) t?.stop();
   app.mic = app.camera = app.screen = null;
@@ -502,42 +502,8 @@ async function toggleScreen() {
 }
 
 async function captureScreen() {
-  if (params.get('fakescreen') === '1') return fakeScreenTrack();
   const s = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: false });
   return s.getVideoTracks()[0];
-}
-
-/** A canvas that looks a little like a shared slide, for headless tests. */
-function fakeScreenTrack() {
-  const canvas = document.createElement('canvas');
-  canvas.width = 1280;
-  canvas.height = 720;
-  const ctx = canvas.getContext('2d');
-  const start = performance.now();
-  const draw = () => {
-    const t = (performance.now() - start) / 1000;
-    ctx.fillStyle = '#f4f5f8';
-    ctx.fillRect(0, 0, 1280, 720);
-    ctx.fillStyle = '#6c8cff';
-    ctx.fillRect(0, 0, 1280, 90);
-    ctx.fillStyle = '#fff';
-    ctx.font = 'bold 44px sans-serif';
-    ctx.fillText('Shared screen', 40, 62);
-    ctx.fillStyle = '#333';
-    ctx.font = '32px sans-serif';
-    ctx.fillText(new Date().toISOString(), 40, 170);
-    ctx.fillStyle = '#b36cff';
-    ctx.fillRect(40 + ((t * 200) % 1100), 240, 140, 140);
-  };
-  draw();
-  const timer = setInterval(draw, 1000 / 15);
-  const track = canvas.captureStream(15).getVideoTracks()[0];
-  const stop = track.stop.bind(track);
-  track.stop = () => {
-    clearInterval(timer);
-    stop();
-  };
-  return track;
 }
 
 async function stopScreen() {
@@ -713,6 +679,9 @@ window.prismTest = {
   },
   get errors() {
     return app.errors;
+  },
+  get lastLeave() {
+    return app.lastLeave;
   },
   remoteIds: () => [...(app.room?.participants.keys() || [])],
   tiles: () =>
