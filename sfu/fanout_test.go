@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -214,5 +215,31 @@ func BenchmarkFanout(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/sub-pkt")
 			b.ReportMetric(float64(dropped)/float64(b.N*n), "drops/sub-pkt")
 		})
+	}
+}
+
+// BenchmarkDownTrackMemory reports what one running down-track costs in
+// heap and goroutine stacks: Prism's own share of a subscriber track,
+// without pion's per-connection state.
+func BenchmarkDownTrackMemory(b *testing.B) {
+	const n = 1000
+	for i := 0; i < b.N; i++ {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		r, dts, sinks := testFanout(b, n, 512)
+		startAll(dts, sinks)
+		var in ingest
+		for i := 0; i < 600; i++ { // fill the cache and every queue's buffers once
+			r.push(&in, videoPacket(i, 1200))
+		}
+		time.Sleep(50 * time.Millisecond)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perTrack := (float64(after.HeapInuse+after.StackInuse) - float64(before.HeapInuse+before.StackInuse) - float64(r.cache.Size()*prtp.MaxPacketSize)) / n
+		b.ReportMetric(perTrack, "B/downtrack")
+		for _, d := range dts {
+			d.stop()
+		}
 	}
 }
