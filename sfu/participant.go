@@ -15,6 +15,8 @@ import (
 var (
 	ErrBadSDP            = errors.New("bad SDP")
 	ErrNoRemoteSDP       = errors.New("candidate before the offer or answer of its connection")
+	ErrBadCandidate      = errors.New("bad ICE candidate")
+	ErrTooManyTracks     = errors.New("too many tracks")
 	ErrUnknownTrack      = errors.New("no such track")
 	ErrParticipantClosed = errors.New("participant closed")
 )
@@ -125,7 +127,7 @@ func (p *Participant) Declare(t TrackInfo) error {
 		return ErrParticipantClosed
 	}
 	if _, ok := p.declared[t.ID]; !ok && len(p.declared) >= maxTracks {
-		return fmt.Errorf("declare %s: more than %d tracks", t.ID, maxTracks)
+		return fmt.Errorf("declare %s: %w: at most %d per participant", t.ID, ErrTooManyTracks, maxTracks)
 	}
 	p.declared[t.ID] = t
 	return nil
@@ -170,7 +172,7 @@ func (p *Participant) AddCandidate(name PC, c webrtc.ICECandidateInit) error {
 		return ErrNoRemoteSDP
 	}
 	if err := pc.AddICECandidate(c); err != nil {
-		return fmt.Errorf("add candidate: %w", err)
+		return fmt.Errorf("%w: %v", ErrBadCandidate, err)
 	}
 	return nil
 }

@@ -16,43 +16,43 @@ type events struct{ ss *session }
 var _ sfu.Events = events{}
 
 func (e events) Offer(sdp string) {
-	e.ss.send(protocol.Message{Type: protocol.TypeOffer, PC: protocol.PCSubscribe, SDP: sdp})
+	e.ss.sendEvent(protocol.Message{Type: protocol.TypeOffer, PC: protocol.PCSubscribe, SDP: sdp})
 }
 
 func (e events) Candidate(pc sfu.PC, c webrtc.ICECandidateInit) {
-	e.ss.send(protocol.Message{Type: protocol.TypeCandidate, PC: string(pc), Candidate: &protocol.Candidate{
+	e.ss.sendEvent(protocol.Message{Type: protocol.TypeCandidate, PC: string(pc), Candidate: &protocol.Candidate{
 		Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment,
 	}})
 }
 
 func (e events) ParticipantJoined(p sfu.ParticipantInfo) {
 	m := participantMessage(p)
-	e.ss.send(protocol.Message{Type: protocol.TypeParticipantJoined, Participant: &m})
+	e.ss.sendEvent(protocol.Message{Type: protocol.TypeParticipantJoined, Participant: &m})
 }
 
 func (e events) ParticipantLeft(id string) {
-	e.ss.send(protocol.Message{Type: protocol.TypeParticipantLeft, ParticipantID: id})
+	e.ss.sendEvent(protocol.Message{Type: protocol.TypeParticipantLeft, ParticipantID: id})
 }
 
 func (e events) TrackPublished(t sfu.TrackInfo) {
 	m := trackMessage(t)
-	e.ss.send(protocol.Message{Type: protocol.TypeTrackPublished, Track: &m})
+	e.ss.sendEvent(protocol.Message{Type: protocol.TypeTrackPublished, Track: &m})
 }
 
 func (e events) TrackUnpublished(t sfu.TrackInfo) {
 	m := trackMessage(t)
-	e.ss.send(protocol.Message{Type: protocol.TypeTrackUnpublished, Track: &m})
+	e.ss.sendEvent(protocol.Message{Type: protocol.TypeTrackUnpublished, Track: &m})
 }
 
 func (e events) TrackMuted(t sfu.TrackInfo) {
 	m := trackMessage(t)
-	e.ss.send(protocol.Message{Type: protocol.TypeTrackMuted, Track: &m})
+	e.ss.sendEvent(protocol.Message{Type: protocol.TypeTrackMuted, Track: &m})
 }
 
 func (e events) Chat(from sfu.ParticipantInfo, text string, at time.Time) {
 	m := participantMessage(from)
 	m.Tracks = nil
-	e.ss.send(protocol.Message{Type: protocol.TypeChat, From: &m, Text: text, TimeMS: at.UnixMilli()})
+	e.ss.sendEvent(protocol.Message{Type: protocol.TypeChat, From: &m, Text: text, TimeMS: at.UnixMilli()})
 }
 
 func (e events) Closed(err error) {

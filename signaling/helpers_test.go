@@ -3,6 +3,8 @@ package signaling_test
 import (
 	"context"
 	"hash/crc32"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -242,7 +244,10 @@ func (s *subscriber) snapshot() map[string]received {
 	defer s.mu.Unlock()
 	out := make(map[string]received, len(s.tracks))
 	for k, r := range s.tracks {
-		out[k] = *r
+		c := *r
+		c.seen = maps.Clone(r.seen)
+		c.arrivals = slices.Clone(r.arrivals)
+		out[k] = c
 	}
 	return out
 }

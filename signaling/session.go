@@ -3,7 +3,6 @@ package signaling
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -37,6 +36,13 @@ type session struct {
 	quit     chan struct{}
 	quitOnce sync.Once
 	ended    atomic.Bool
+
+	// Room events can be raised for a participant before its joined
+	// message is queued; they wait in early until it is, so a client
+	// always hears joined first.
+	gateMu sync.Mutex
+	joined bool
+	early  []protocol.Message
 
 	// Owned by the reader goroutine.
 	p           *sfu.Participant
@@ -85,6 +91,12 @@ func (ss *session) readLoop(ctx context.Context) {
 			ss.log.Debug("read", zap.Error(err))
 			return
 		}
+		if !ss.allow() {
+			if _, err := io.Copy(io.Discard, rd); err != nil {
+				return
+			}
+			continue
+		}
 		data, err := io.ReadAll(io.LimitReader(rd, protocol.MaxMessageSize+1))
 		if err != nil {
 			return
@@ -98,9 +110,6 @@ func (ss *session) readLoop(ctx context.Context) {
 		}
 		if typ != websocket.MessageText {
 			ss.sendError(protocol.Errorf(protocol.CodeBadMessage, "binary messages are not part of the protocol"))
-			continue
-		}
-		if !ss.allow() {
 			continue
 		}
 		msg, err := protocol.Decode(data)
@@ -264,7 +273,7 @@ func (ss *session) join(m protocol.Message) bool {
 	}
 	p, others, err := ss.srv.cfg.SFU.Join(m.Room, name, events{ss})
 	if err != nil {
-		ss.sendError(fmt.Errorf("join %s: %w", m.Room, err))
+		ss.sendError(err)
 		return false
 	}
 	ss.p = p
@@ -277,7 +286,26 @@ func (ss *session) join(m protocol.Message) bool {
 		Type: protocol.TypeJoined, Version: protocol.Version, Room: m.Room,
 		ParticipantID: p.ID(), Participants: parts,
 	})
+	ss.gateMu.Lock()
+	ss.joined = true
+	early := ss.early
+	ss.early = nil
+	for _, e := range early {
+		ss.send(e)
+	}
+	ss.gateMu.Unlock()
 	return true
+}
+
+// sendEvent queues a room event, holding it back until joined is sent.
+func (ss *session) sendEvent(m protocol.Message) {
+	ss.gateMu.Lock()
+	defer ss.gateMu.Unlock()
+	if !ss.joined {
+		ss.early = append(ss.early, m)
+		return
+	}
+	ss.send(m)
 }
 
 // dispatch handles the messages of a joined client.
@@ -287,7 +315,7 @@ func (ss *session) dispatch(m protocol.Message) error {
 	case protocol.TypePublish:
 		t := trackInfo(*m.Track)
 		t.ParticipantID = p.ID()
-		return p.Declare(t)
+		return sfuError(p.Declare(t))
 	case protocol.TypeUnpublish:
 		return sfuError(p.Unpublish(m.TrackID))
 	case protocol.TypeMute:
@@ -324,8 +352,10 @@ func sfuError(err error) error {
 		return nil
 	case errors.Is(err, sfu.ErrBadSDP):
 		return protocol.Errorf(protocol.CodeBadSDP, "%v", err)
-	case errors.Is(err, sfu.ErrNoRemoteSDP):
+	case errors.Is(err, sfu.ErrNoRemoteSDP), errors.Is(err, sfu.ErrBadCandidate):
 		return protocol.Errorf(protocol.CodeBadCandidate, "%v", err)
+	case errors.Is(err, sfu.ErrTooManyTracks):
+		return protocol.Errorf(protocol.CodeBadMessage, "%v", err)
 	case errors.Is(err, sfu.ErrUnknownTrack):
 		return protocol.Errorf(protocol.CodeUnknownTrack, "%v", err)
 	}

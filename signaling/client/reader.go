@@ -81,6 +81,13 @@ func (c *Client) handle(m protocol.Message) error {
 		}
 	case protocol.TypeError:
 		c.log.Info("server error", zap.String("code", m.Code), zap.String("message", m.Reason))
+		if m.Code == protocol.CodeBadSDP {
+			// Our offer was refused: no answer is coming, so the next
+			// change may offer again.
+			c.mu.Lock()
+			c.offering = false
+			c.mu.Unlock()
+		}
 	}
 	return nil
 }

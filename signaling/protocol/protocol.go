@@ -18,8 +18,10 @@ import (
 const Version = 1
 
 // MaxMessageSize is the largest message, in bytes, that a peer may send.
-// Larger messages are refused with CodeTooLarge.
-const MaxMessageSize = 64 << 10
+// Larger messages are refused with CodeTooLarge. An answer on the
+// subscribe connection grows by about 1.3 KB per track, so this allows
+// rooms of well over a hundred tracks.
+const MaxMessageSize = 256 << 10
 
 // Message types. The direction each one travels is given in PROTOCOL.md.
 const (
@@ -194,7 +196,7 @@ func Decode(data []byte) (Message, error) {
 	if err := dec.Decode(&m); err != nil {
 		return Message{}, Errorf(CodeBadMessage, "invalid JSON: %v", err)
 	}
-	if dec.More() {
+	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) > 0 {
 		return Message{}, Errorf(CodeBadMessage, "invalid JSON: trailing data after the message")
 	}
 	if err := m.validate(); err != nil {

@@ -239,10 +239,6 @@ func TestDecodeInvalid(t *testing.T) {
 		// want are substrings the error's message must contain, matched
 		// case-insensitively.
 		want []string
-		// knownBug, if set, describes a defect of Decode that makes it
-		// accept this input today; the case is skipped with that
-		// explanation until Decode refuses it.
-		knownBug string
 	}{
 		// Malformed JSON.
 		{name: "empty input", in: ``, code: protocol.CodeBadMessage, want: []string{"invalid JSON"}},
@@ -262,11 +258,9 @@ func TestDecodeInvalid(t *testing.T) {
 		{name: "trailing number", in: `{"type":"leave"} 1`, code: protocol.CodeBadMessage, want: []string{"trailing data"}},
 		{
 			name: "trailing closing brace", in: `{"type":"leave"}}`, code: protocol.CodeBadMessage, want: []string{"trailing data"},
-			knownBug: "Decode checks for trailing data with json.Decoder.More, which reports false before a '}' or ']', so a message followed by stray closing delimiters is accepted",
 		},
 		{
 			name: "trailing closing bracket", in: `{"type":"leave"} ]`, code: protocol.CodeBadMessage, want: []string{"trailing data"},
-			knownBug: "Decode checks for trailing data with json.Decoder.More, which reports false before a '}' or ']', so a message followed by stray closing delimiters is accepted",
 		},
 
 		// Unknown fields, at the top level and inside nested objects.
@@ -335,9 +329,6 @@ func TestDecodeInvalid(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := protocol.Decode([]byte(tc.in))
-			if err == nil && tc.knownBug != "" {
-				t.Skipf("known bug: %s (accepted as type %q)", tc.knownBug, got.Type)
-			}
 			checkError(t, tc.in, got, err, tc.code, tc.want...)
 		})
 	}
