@@ -44,7 +44,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./rtp ./sfu
 
 bench-load:
-	$(GO) run ./cmd/loadtest -matrix
+	sh cmd/loadtest/bench-load.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
