@@ -26,7 +26,7 @@ var (
 // for concurrent use.
 type Participant struct {
 	sfu    *SFU
-	room   *Room
+	room   *Room // set once, when the room admits the participant
 	id     string
 	name   string
 	events Events
@@ -50,10 +50,10 @@ type Participant struct {
 	wg           sync.WaitGroup
 }
 
-func newParticipant(s *SFU, r *Room, id, name string, events Events) (*Participant, error) {
+func newParticipant(s *SFU, roomID, id, name string, events Events) (*Participant, error) {
 	p := &Participant{
-		sfu: s, room: r, id: id, name: name, events: events,
-		log:        s.log.With(zap.String("room", r.id), zap.String("participant", id)),
+		sfu: s, id: id, name: name, events: events,
+		log:        s.log.With(zap.String("room", roomID), zap.String("participant", id)),
 		declared:   make(map[string]TrackInfo),
 		published:  make(map[string]*Receiver),
 		subscribed: make(map[*Receiver]*DownTrack),
@@ -239,7 +239,9 @@ func (p *Participant) closeWith(err error) {
 		}
 		p.mu.Unlock()
 
-		p.room.remove(p)
+		if p.room != nil {
+			p.room.remove(p)
+		}
 		for _, r := range pubs {
 			r.close()
 		}

@@ -24,22 +24,25 @@ func newRoom(s *SFU, id string) *Room {
 // ID returns the room's name.
 func (r *Room) ID() string { return r.id }
 
-// add makes p a member, subscribes it to every published track, tells the
-// others, and returns the members that were already there.
-func (r *Room) add(p *Participant) []ParticipantInfo {
+// admit makes p a member and returns the members and tracks that were
+// there before it. The caller then calls welcome, outside its locks.
+func (r *Room) admit(p *Participant) ([]*Participant, []*Receiver) {
 	r.mu.Lock()
-	others := make([]*Participant, 0, len(r.members))
-	for _, o := range r.members {
-		others = append(others, o)
-	}
+	defer r.mu.Unlock()
+	others := r.membersLocked()
 	tracks := append([]*Receiver(nil), r.tracks...)
 	r.members[p.id] = p
-	r.mu.Unlock()
+	return others, tracks
+}
 
+// welcome tells the others about p, subscribes p to every published track
+// and returns what p must be told about the others.
+func (r *Room) welcome(p *Participant, others []*Participant, tracks []*Receiver) []ParticipantInfo {
 	infos := make([]ParticipantInfo, 0, len(others))
+	me := p.Info()
 	for _, o := range others {
 		infos = append(infos, o.Info())
-		o.events.ParticipantJoined(p.Info())
+		o.events.ParticipantJoined(me)
 	}
 	for _, t := range tracks {
 		p.subscribe(t)

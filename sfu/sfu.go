@@ -166,23 +166,32 @@ func (s *SFU) Join(roomID, name string, events Events) (*Participant, []Particip
 		s.mu.Unlock()
 		return nil, nil, ErrClosed
 	}
+	s.nextID++
+	id := fmt.Sprintf("p%d", s.nextID)
+	s.mu.Unlock()
+
+	p, err := newParticipant(s, roomID, id, name, events)
+	if err != nil {
+		return nil, nil, fmt.Errorf("join %s: %w", roomID, err)
+	}
+	// The room is found or opened, and p admitted, under s.mu: a room that
+	// is being closed for emptiness cannot take a new member meanwhile.
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = p.Close()
+		return nil, nil, ErrClosed
+	}
 	r := s.rooms[roomID]
 	if r == nil {
 		r = newRoom(s, roomID)
 		s.rooms[roomID] = r
 		s.log.Info("room opened", zap.String("room", roomID))
 	}
-	s.nextID++
-	id := fmt.Sprintf("p%d", s.nextID)
+	p.room = r
+	others, tracks := r.admit(p)
 	s.mu.Unlock()
-
-	p, err := newParticipant(s, r, id, name, events)
-	if err != nil {
-		s.dropRoomIfEmpty(r)
-		return nil, nil, fmt.Errorf("join %s: %w", roomID, err)
-	}
-	others := r.add(p)
-	return p, others, nil
+	return p, r.welcome(p, others, tracks), nil
 }
 
 // dropRoomIfEmpty closes r when its last participant has gone.
