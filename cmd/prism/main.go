@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -47,6 +48,7 @@ type options struct {
 	publicIP  string
 	logLevel  string
 	logFormat string
+	pprof     string
 }
 
 // parseFlags reads flags, with PRISM_* environment variables as defaults.
@@ -59,6 +61,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&o.publicIP, "public-ip", "", "IP address to advertise in ICE candidates, for a server behind 1:1 NAT")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "console", "log format: console or json")
+	fs.StringVar(&o.pprof, "pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off when empty")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: prism [flags]\n\nRuns the Prism SFU. Each flag may also be set as PRISM_<NAME> (e.g. PRISM_UDP_PORT).\n\n")
 		fs.PrintDefaults()
@@ -148,6 +151,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	hs := &http.Server{Handler: signaling.NewMux(sig, web.Handler()), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
+	if o.pprof != "" {
+		stopProfiles, err := serveProfiles(o.pprof, log)
+		if err != nil {
+			_ = hs.Close()
+			_ = s.Close()
+			return err
+		}
+		defer stopProfiles()
+	}
 
 	log.Info("prism is running",
 		zap.String("open", "http://"+displayAddr(ln.Addr())+"/"),
@@ -182,4 +194,29 @@ func displayAddr(a net.Addr) string {
 		return net.JoinHostPort("localhost", strconv.Itoa(port))
 	}
 	return tcp.String()
+}
+
+// serveProfiles serves net/http/pprof on addr, apart from the public
+// listener, and returns a function that stops it.
+func serveProfiles(addr string, log *zap.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-pprof %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	log.Info("profiles", zap.String("pprof", "http://"+ln.Addr().String()+"/debug/pprof/"))
+	return func() {
+		_ = srv.Close()
+		<-done
+	}, nil
 }
