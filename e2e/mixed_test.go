@@ -156,34 +156,8 @@ func TestGoClientAndBrowser(t *testing.T) {
 // keyframe: the payload descriptor (RFC 7741), then the 3-byte frame tag,
 // the start code 9d 01 2a and two 14-bit sizes (RFC 6386 section 9.1).
 func vp8KeyframeSize(p []byte) (width, height int, ok bool) {
-	if len(p) < 1 {
-		return 0, 0, false
-	}
-	n := 1
-	if p[0]&0x80 != 0 { // X: extension byte
-		if len(p) < 2 {
-			return 0, 0, false
-		}
-		x := p[1]
-		n = 2
-		if x&0x80 != 0 { // I: picture id, 1 or 2 bytes
-			if len(p) <= n {
-				return 0, 0, false
-			}
-			if p[n]&0x80 != 0 {
-				n += 2
-			} else {
-				n++
-			}
-		}
-		if x&0x40 != 0 { // L: TL0PICIDX
-			n++
-		}
-		if x&0x30 != 0 { // T or K: TID/KEYIDX byte
-			n++
-		}
-	}
-	if n > len(p) {
+	n, ok := prismrtp.VP8DescriptorLen(p)
+	if !ok {
 		return 0, 0, false
 	}
 	f := p[n:]

@@ -81,7 +81,7 @@ func isVP8Keyframe(p []byte) bool {
 	if len(p) == 0 || p[0]&vp8S == 0 || p[0]&vp8PIDMask != 0 {
 		return false
 	}
-	n, ok := vp8DescriptorLen(p)
+	n, ok := VP8DescriptorLen(p)
 	if !ok || len(p)-n < vp8KeyHeaderLen {
 		return false
 	}
@@ -89,9 +89,10 @@ func isVP8Keyframe(p []byte) bool {
 	return h[0]&0x01 == 0 && h[3] == 0x9d && h[4] == 0x01 && h[5] == 0x2a
 }
 
-// vp8DescriptorLen returns the length of the VP8 payload descriptor at the
-// start of p, and false when p is too short to hold it.
-func vp8DescriptorLen(p []byte) (int, bool) {
+// VP8DescriptorLen returns the length of the VP8 payload descriptor (RFC
+// 7741) at the start of an RTP payload, and false when p is too short to
+// hold it: the VP8 data starts that many bytes in.
+func VP8DescriptorLen(p []byte) (int, bool) {
 	if len(p) == 0 {
 		return 0, false
 	}

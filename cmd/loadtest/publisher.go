@@ -8,6 +8,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/prismsfu/prism/internal/synth"
+	prtp "github.com/prismsfu/prism/rtp"
 	"github.com/prismsfu/prism/signaling/protocol"
 )
 
@@ -73,7 +74,7 @@ func (p *participant) publishTrack(ctx context.Context, kind, mime string, clock
 			// boundary never falls behind a packet already in flight.
 			pt.nextSeq.Store(seq + 1)
 		}
-		if isVideo && vp8KeyframeStart(pkt.Payload) {
+		if isVideo && prtp.IsKeyframe(webrtc.MimeTypeVP8, pkt.Payload) {
 			pt.keyframes.Add(1)
 		}
 		if err := track.WriteRTP(pkt); err != nil {
@@ -113,42 +114,4 @@ func (p *participant) keyframeRequested(trackID string) {
 	if force != nil {
 		force()
 	}
-}
-
-// vp8KeyframeStart reports whether payload, a VP8 RTP payload (RFC 7741),
-// is the first packet of a keyframe.
-func vp8KeyframeStart(p []byte) bool {
-	if len(p) < 1 {
-		return false
-	}
-	// S bit set and partition index 0: start of a frame.
-	if p[0]&0x10 == 0 || p[0]&0x0f != 0 {
-		return false
-	}
-	n := 1
-	if p[0]&0x80 != 0 { // X: extension byte follows
-		if len(p) < 2 {
-			return false
-		}
-		x := p[1]
-		n = 2
-		if x&0x80 != 0 { // I: picture ID, one or two bytes
-			if len(p) <= n {
-				return false
-			}
-			if p[n]&0x80 != 0 {
-				n += 2
-			} else {
-				n++
-			}
-		}
-		if x&0x40 != 0 { // L: TL0PICIDX
-			n++
-		}
-		if x&0x30 != 0 { // T or K: TID/KEYIDX byte
-			n++
-		}
-	}
-	// The P bit of the VP8 frame header is 0 for keyframes.
-	return len(p) > n && p[n]&0x01 == 0
 }

@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/webrtc/v4"
+
 	"github.com/prismsfu/prism/internal/synth"
+	prtp "github.com/prismsfu/prism/rtp"
 )
 
 func TestHistogramBuckets(t *testing.T) {
@@ -188,7 +191,7 @@ func TestRTPPayloadAndKeyframes(t *testing.T) {
 			if _, _, ok := synth.ParseStamp("video/VP8", payload); !ok {
 				t.Fatalf("frame %d packet %d: no stamp", frame, i)
 			}
-			if got := vp8KeyframeStart(payload); got != (key && i == 0) {
+			if got := prtp.IsKeyframe(webrtc.MimeTypeVP8, payload); got != (key && i == 0) {
 				t.Errorf("frame %d packet %d: keyframe start %v, want %v", frame, i, got, key && i == 0)
 			}
 		}

@@ -2,6 +2,7 @@ package synth
 
 import (
 	"encoding/binary"
+	prtp "github.com/prismsfu/prism/rtp"
 	"strings"
 	"time"
 )
@@ -65,7 +66,7 @@ func stampOffset(mimeType string, payload []byte) (int, bool) {
 // vp8StampOffset returns the length of the VP8 payload descriptor and, on
 // the first packet of a frame, of the frame header after it.
 func vp8StampOffset(p []byte) (int, bool) {
-	n, ok := vp8DescriptorLen(p)
+	n, ok := prtp.VP8DescriptorLen(p)
 	if !ok || p[0]&vp8S == 0 || p[0]&vp8PIDMask != 0 {
 		return n, ok
 	}

@@ -6,8 +6,6 @@ const (
 	vp8S       = 0x10 // first byte: start of partition
 	vp8PIDMask = 0x07 // first byte: partition index
 	vp8I       = 0x80 // extension byte: picture ID present
-	vp8L       = 0x40 // extension byte: TL0PICIDX present
-	vp8TK      = 0x30 // extension byte: TID/Y/KEYIDX byte present
 	vp8M       = 0x80 // picture ID byte: 15-bit picture ID
 )
 
@@ -52,35 +50,4 @@ func putVP8FrameHeader(b []byte, key bool, partSize, width, height int) int {
 	b[6], b[7] = byte(width), byte(width>>8&0x3f)
 	b[8], b[9] = byte(height), byte(height>>8&0x3f)
 	return vp8KeyHeaderSize
-}
-
-// vp8DescriptorLen returns the length of the VP8 payload descriptor at the
-// start of p, and false when p is too short to hold it.
-func vp8DescriptorLen(p []byte) (int, bool) {
-	if len(p) == 0 {
-		return 0, false
-	}
-	if p[0]&vp8X == 0 {
-		return 1, true
-	}
-	if len(p) < 2 {
-		return 0, false
-	}
-	ext, n := p[1], 2
-	if ext&vp8I != 0 {
-		if n >= len(p) {
-			return 0, false
-		}
-		n++
-		if p[n-1]&vp8M != 0 {
-			n++
-		}
-	}
-	if ext&vp8L != 0 {
-		n++
-	}
-	if ext&vp8TK != 0 {
-		n++
-	}
-	return n, n <= len(p)
 }
