@@ -1,6 +1,9 @@
 package rtp
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // MaxPacketSize is the largest RTP packet, in bytes, that the cache stores.
 const MaxPacketSize = 1500
@@ -35,6 +38,7 @@ type Cache struct {
 
 type slot struct {
 	ext   uint64
+	at    int64 // arrival, Unix nanoseconds
 	n     uint16
 	flags Flags
 	buf   [MaxPacketSize]byte
@@ -67,6 +71,7 @@ func (c *Cache) Put(ext uint64, pkt []byte, flags Flags) bool {
 	}
 	s := &c.slots[ext&c.mask]
 	s.ext = ext
+	s.at = time.Now().UnixNano()
 	s.n = uint16(copy(s.buf[:], pkt))
 	s.flags = flags
 	if ext > c.highest {
@@ -89,6 +94,18 @@ func (c *Cache) Get(ext uint64, dst []byte) (n int, flags Flags, ok bool) {
 		return 0, 0, false
 	}
 	return copy(dst, s.buf[:s.n]), s.flags, true
+}
+
+// Age returns how long ago the packet stored under ext arrived, or false
+// when it is not cached.
+func (c *Cache) Age(ext uint64) (time.Duration, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	s := &c.slots[ext&c.mask]
+	if s.ext != ext || s.n == 0 {
+		return 0, false
+	}
+	return time.Duration(time.Now().UnixNano() - s.at), true
 }
 
 // Highest returns the highest extended sequence number stored, 0 if none.

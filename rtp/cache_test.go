@@ -3,6 +3,7 @@ package rtp
 import (
 	"bytes"
 	"testing"
+	"time"
 )
 
 func TestCacheStoresAndForgets(t *testing.T) {
@@ -72,5 +73,18 @@ func BenchmarkCachePutGet(b *testing.B) {
 		ext := uint64(i + 1)
 		c.Put(ext, pkt, 0)
 		c.Get(ext, dst)
+	}
+}
+
+func TestCacheAge(t *testing.T) {
+	c := NewCache(4)
+	c.Put(100, []byte{1}, 0)
+	time.Sleep(20 * time.Millisecond)
+	age, ok := c.Age(100)
+	if !ok || age < 20*time.Millisecond || age > 5*time.Second {
+		t.Fatalf("Age = %v %v, want about 20ms", age, ok)
+	}
+	if _, ok := c.Age(101); ok {
+		t.Fatal("Age of a packet never stored")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	pionrtp "github.com/pion/rtp"
@@ -279,6 +280,11 @@ func parse(h *pionrtp.Header, pkt []byte) ([]byte, bool) {
 	return pkt[hlen:end], true
 }
 
+// maxRetransmitAge is the oldest packet a NACK is answered with: older
+// ones arrive after the subscriber's jitter buffer has given up on them,
+// and under overload answering them feeds a retransmission storm.
+const maxRetransmitAge = time.Second
+
 // readRTCP answers the subscriber's feedback: NACKs from the receiver's
 // cache, PLI and FIR by asking the publisher for a keyframe. It returns
 // when the sender stops.
@@ -318,7 +324,11 @@ func (d *DownTrack) answerNACK(nack *rtcp.TransportLayerNack, buf []byte, h *pio
 			if !ok {
 				continue
 			}
-			n, _, ok := d.src.cache.Get(prtp.Extend(highest, src), buf)
+			ext := prtp.Extend(highest, src)
+			if age, ok := d.src.cache.Age(ext); !ok || age > maxRetransmitAge {
+				continue // too late to help; resending only adds load
+			}
+			n, _, ok := d.src.cache.Get(ext, buf)
 			if !ok {
 				continue
 			}

@@ -227,7 +227,7 @@ func BenchmarkDownTrackMemory(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		r, dts, sinks := testFanout(b, n, 512)
+		r, dts, sinks := testFanout(b, n, 128)
 		startAll(dts, sinks)
 		var in ingest
 		for i := 0; i < 600; i++ { // fill the cache and every queue's buffers once

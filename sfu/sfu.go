@@ -33,7 +33,9 @@ type Config struct {
 	// are coalesced into one at the end of the window. Default 500 ms.
 	KeyframeInterval time.Duration
 	// QueueLength is the number of packets a down-track may hold waiting to
-	// be sent before it drops. Default 512.
+	// be sent before it drops. Default 128: under a second of 1.5 Mbit/s
+	// video, so a subscriber that falls behind loses packets rather than
+	// building up seconds of delay.
 	QueueLength int
 	// Logger receives structured logs. Default: none.
 	Logger *zap.Logger
@@ -67,7 +69,7 @@ func New(cfg Config) (*SFU, error) {
 		cfg.KeyframeInterval = 500 * time.Millisecond
 	}
 	if cfg.QueueLength <= 0 {
-		cfg.QueueLength = 512
+		cfg.QueueLength = 128
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
