@@ -90,7 +90,7 @@ func New(cfg Config) (*SFU, error) {
 // settingEngine returns the settings shared by every peer connection: one
 // UDP port, AES-GCM SRTP first, no mDNS.
 func (s *SFU) settingEngine() webrtc.SettingEngine {
-	var se webrtc.SettingEngine
+	se := webrtc.SettingEngine{LoggerFactory: PionLogger(s.log)}
 	se.SetICEUDPMux(s.mux)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)

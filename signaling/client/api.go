@@ -9,6 +9,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
 
 	"github.com/prismsfu/prism/sfu"
 )
@@ -26,6 +27,8 @@ type APIOptions struct {
 	// drops packets above SRTP turns off SRTP replay protection here, so
 	// retransmissions of packets SRTP already saw are not refused.
 	Settings func(*webrtc.SettingEngine)
+	// Logger receives pion's logs. Default: none.
+	Logger *zap.Logger
 }
 
 // NewAPI returns a pion API with Prism's codecs and pion's default
@@ -45,7 +48,11 @@ func NewAPI(o APIOptions) (*webrtc.API, error) {
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		return nil, fmt.Errorf("default interceptors: %w", err)
 	}
-	var se webrtc.SettingEngine
+	log := o.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	se := webrtc.SettingEngine{LoggerFactory: sfu.PionLogger(log)}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	// A lost DTLS flight otherwise stalls the connection for a second.
 	se.SetDTLSRetransmissionInterval(100 * time.Millisecond)
