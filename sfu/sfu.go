@@ -106,7 +106,13 @@ func (s *SFU) settingEngine() webrtc.SettingEngine {
 	se.SetDTLSRetransmissionInterval(100 * time.Millisecond)
 	se.SetLite(false)
 	if len(s.cfg.PublicIPs) > 0 {
-		se.SetNAT1To1IPs(s.cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+		// Advertise the public addresses in place of the host's own.
+		err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External: s.cfg.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteReplace,
+		})
+		if err != nil {
+			s.log.Warn("public IP", zap.Strings("ips", s.cfg.PublicIPs), zap.Error(err))
+		}
 	}
 	if s.cfg.LoopbackOnly {
 		loop := func(ip net.IP) bool { return ip.IsLoopback() }

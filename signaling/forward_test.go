@@ -12,6 +12,7 @@ import (
 
 	"github.com/prismsfu/prism/internal/testenv"
 	"github.com/prismsfu/prism/signaling/client"
+	"github.com/prismsfu/prism/signaling/protocol"
 )
 
 // logBook finds a publisher's sent log by track id.
@@ -133,5 +134,35 @@ func TestSRTPProfiles(t *testing.T) {
 			s := startSubscriber(t, srv, "srtp", tc.name, client.Config{API: api}, nil)
 			waitFor(t, 5*time.Second, "media over "+tc.name, func() bool { return flowing(s, 2) })
 		})
+	}
+}
+
+// With a public IP configured (-public-ip), Prism's ICE candidates carry
+// it instead of the host's address.
+func TestPublicIPAdvertised(t *testing.T) {
+	srv := testenv.StartServer(t, testenv.Options{PublicIPs: []string{"203.0.113.7"}})
+	cands := make(chan string, 16)
+	c := srv.Join(t, "public", "pub", client.Config{OnMessage: func(m protocol.Message) {
+		if m.Type == protocol.TypeCandidate && m.Candidate != nil {
+			select {
+			case cands <- m.Candidate.Candidate:
+			default:
+			}
+		}
+	}})
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "a", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(track, "microphone"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case cand := <-cands:
+		if !strings.Contains(cand, " 203.0.113.7 ") || strings.Contains(cand, "127.0.0.1") {
+			t.Fatalf("candidate %q, want the public address in place of 127.0.0.1", cand)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Prism sent no candidate")
 	}
 }

@@ -43,7 +43,6 @@ type loadRun struct {
 	extraInterceptors func(*interceptor.Registry) error
 
 	phase     atomic.Value // string
-	expectedN atomic.Int64 // tracks expected so far, for the progress line
 	progressW io.Writer
 	isTTY     bool
 }

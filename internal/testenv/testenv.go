@@ -27,7 +27,10 @@ type Options struct {
 	MessageRate      float64
 	MessageBurst     int
 	PingInterval     time.Duration
-	Logger           *zap.Logger
+	// PublicIPs are advertised in Prism's ICE candidates instead of
+	// 127.0.0.1 (as -public-ip does); media then cannot flow.
+	PublicIPs []string
+	Logger    *zap.Logger
 }
 
 // Server is a running Prism server.
@@ -55,7 +58,7 @@ func StartServer(t testing.TB, o Options) *Server {
 	_ = udp.SetReadBuffer(4 << 20)
 	_ = udp.SetWriteBuffer(4 << 20)
 	s, err := sfu.New(sfu.Config{
-		UDPConn: udp, LoopbackOnly: true, Logger: log,
+		UDPConn: udp, LoopbackOnly: true, Logger: log, PublicIPs: o.PublicIPs,
 		KeyframeInterval: o.KeyframeInterval, QueueLength: o.QueueLength,
 	})
 	if err != nil {
