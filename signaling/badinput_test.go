@@ -201,3 +201,16 @@ func TestBadInput(t *testing.T) {
 		t.Fatal("media stopped after the bad input")
 	}
 }
+
+// A client that connects and never joins is told and dropped.
+func TestJoinTimeout(t *testing.T) {
+	srv := testenv.StartServer(t, testenv.Options{JoinTimeout: 200 * time.Millisecond})
+	r := dialRaw(t, srv)
+	r.expectError(protocol.CodeNotJoined, "no join within")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if _, _, err := r.conn.Read(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("after the error: %v, want the server to close the connection", err)
+	}
+	waitFor(t, 3*time.Second, "the server to drop the idle client", func() bool { return srv.Signaling.Clients() == 0 })
+}

@@ -23,6 +23,9 @@ type Config struct {
 	// PingInterval is how often the server pings each client; a client that
 	// does not answer within the interval is dropped. Default 15 s.
 	PingInterval time.Duration
+	// JoinTimeout is how long a client may stay connected without joining
+	// a room. Default 10 s.
+	JoinTimeout time.Duration
 	// MessageRate and MessageBurst bound how many messages per second a
 	// client may send; excess messages are refused with rate_limited.
 	// Defaults 50 and 200.
@@ -48,6 +51,9 @@ type Server struct {
 func NewServer(cfg Config) *Server {
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 15 * time.Second
+	}
+	if cfg.JoinTimeout <= 0 {
+		cfg.JoinTimeout = 10 * time.Second
 	}
 	if cfg.MessageRate <= 0 {
 		cfg.MessageRate = 50

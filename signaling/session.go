@@ -71,7 +71,18 @@ func (ss *session) run(ctx context.Context) {
 		defer close(pinger)
 		ss.pingLoop(ctx)
 	}()
+	// A client that never joins is told why and dropped.
+	joinTimer := time.AfterFunc(ss.srv.cfg.JoinTimeout, func() {
+		ss.gateMu.Lock()
+		joined := ss.joined
+		ss.gateMu.Unlock()
+		if !joined {
+			ss.shutdown(protocol.ErrorMessage(protocol.Errorf(protocol.CodeNotJoined,
+				"no join within %v; closing", ss.srv.cfg.JoinTimeout)))
+		}
+	})
 	ss.readLoop(ctx)
+	joinTimer.Stop()
 	ss.ended.Store(true)
 	if ss.p != nil {
 		_ = ss.p.Close()

@@ -27,6 +27,7 @@ type Options struct {
 	MessageRate      float64
 	MessageBurst     int
 	PingInterval     time.Duration
+	JoinTimeout      time.Duration
 	// PublicIPs are advertised in Prism's ICE candidates instead of
 	// 127.0.0.1 (as -public-ip does); media then cannot flow.
 	PublicIPs []string
@@ -66,6 +67,7 @@ func StartServer(t testing.TB, o Options) *Server {
 	}
 	sig := signaling.NewServer(signaling.Config{
 		SFU: s, Logger: log, MessageRate: o.MessageRate, MessageBurst: o.MessageBurst, PingInterval: o.PingInterval,
+		JoinTimeout: o.JoinTimeout,
 	})
 	hs := httptest.NewServer(signaling.NewMux(sig, web.Handler()))
 	srv := &Server{
