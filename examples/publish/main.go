@@ -59,45 +59,42 @@ func run(ctx context.Context, url, room, name, ivf, ogg string, bitrate int, loo
 	fmt.Printf("joined %s as %s (%s)\n", room, name, c.ID())
 
 	errs := make(chan error, 2)
+	// start publishes a track as source and runs send for it.
+	start := func(t webrtc.TrackLocal, err error, source string, send func() error) error {
+		if err != nil {
+			return err
+		}
+		if _, err := c.Publish(t, source); err != nil {
+			return err
+		}
+		go func() { errs <- send() }()
+		return nil
+	}
 	vcap := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
 	acap := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
 	if ivf == "" {
 		t, err := webrtc.NewTrackLocalStaticRTP(vcap, "video", name)
+		err = start(t, err, "camera", func() error { return video.Run(ctx, synth.WriteTo(t)) })
 		if err != nil {
 			return err
 		}
-		if _, err := c.Publish(t, "camera"); err != nil {
-			return err
-		}
-		go func() { errs <- video.Run(ctx, synth.WriteTo(t)) }()
 	} else {
 		t, err := webrtc.NewTrackLocalStaticSample(vcap, "video", name)
-		if err != nil {
+		if err := start(t, err, "camera", func() error { return sendIVF(ctx, ivf, t) }); err != nil {
 			return err
 		}
-		if _, err := c.Publish(t, "camera"); err != nil {
-			return err
-		}
-		go func() { errs <- sendIVF(ctx, ivf, t) }()
 	}
 	if ogg == "" {
 		t, err := webrtc.NewTrackLocalStaticRTP(acap, "audio", name)
+		err = start(t, err, "microphone", func() error { return synth.NewAudio().Run(ctx, synth.WriteTo(t)) })
 		if err != nil {
 			return err
 		}
-		if _, err := c.Publish(t, "microphone"); err != nil {
-			return err
-		}
-		go func() { errs <- synth.NewAudio().Run(ctx, synth.WriteTo(t)) }()
 	} else {
 		t, err := webrtc.NewTrackLocalStaticSample(acap, "audio", name)
-		if err != nil {
+		if err := start(t, err, "microphone", func() error { return sendOgg(ctx, ogg, t) }); err != nil {
 			return err
 		}
-		if _, err := c.Publish(t, "microphone"); err != nil {
-			return err
-		}
-		go func() { errs <- sendOgg(ctx, ogg, t) }()
 	}
 	select {
 	case err := <-errs:
