@@ -2,9 +2,10 @@ package synth
 
 import (
 	"encoding/binary"
-	prtp "github.com/prismsfu/prism/rtp"
 	"strings"
 	"time"
+
+	prtp "github.com/prismsfu/prism/rtp"
 )
 
 // StampSize is the length in bytes of the stamp in every synthetic payload:
