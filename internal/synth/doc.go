@@ -3,10 +3,12 @@
 // headers, keyframes at a fixed interval that are several times larger than
 // delta frames, and Opus-sized audio packets every 20 ms.
 //
-// Every packet carries a stamp right after its codec header: a magic
-// number, the time it was sent and a per-stream packet counter that no SFU
-// rewrites. ParseStamp reads it back on the receiving side, so tests and
-// load tests can measure latency, loss and reordering end to end.
+// Every packet carries a stamp: a magic number, the time it was sent and a
+// per-stream packet counter that no SFU rewrites. Opus packets carry it
+// after the TOC byte; VP8 packets in their last bytes, past the frame data,
+// where decoders never read, so a browser decodes the video (a flat grey
+// picture). ParseStamp reads the stamp back on the receiving side, so tests
+// and load tests can measure latency, loss and reordering end to end.
 //
 // Generators reuse their packets and buffers; nothing is allocated per
 // packet once a generator has made its largest frame.

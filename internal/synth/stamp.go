@@ -64,18 +64,12 @@ func stampOffset(mimeType string, payload []byte) (int, bool) {
 	}
 }
 
-// vp8StampOffset returns the length of the VP8 payload descriptor and, on
-// the first packet of a frame, of the frame header after it.
+// vp8StampOffset returns where the stamp starts in a VP8 payload: in its
+// last StampSize bytes, after the descriptor.
 func vp8StampOffset(p []byte) (int, bool) {
 	n, ok := prtp.VP8DescriptorLen(p)
-	if !ok || p[0]&vp8S == 0 || p[0]&vp8PIDMask != 0 {
-		return n, ok
-	}
-	if n >= len(p) {
+	if !ok || len(p)-n < StampSize {
 		return 0, false
 	}
-	if p[n]&vp8InterFrame == 0 {
-		return n + vp8KeyHeaderSize, true
-	}
-	return n + vp8InterHeaderSize, true
+	return len(p) - StampSize, true
 }

@@ -13,6 +13,15 @@ func stamped(header []byte, sent time.Time, seq uint64) []byte {
 	return append(append(out, stamp...), 0xee, 0xff)
 }
 
+// tailStamped returns header, some codec data and then a stamp of sent and
+// seq in the last StampSize bytes, as Video lays out VP8 payloads.
+func tailStamped(header []byte, sent time.Time, seq uint64) []byte {
+	out := append(append([]byte{}, header...), 0xee, 0xff, 0x00)
+	stamp := make([]byte, StampSize)
+	putStamp(stamp, sent, seq)
+	return append(out, stamp...)
+}
+
 func TestParseStamp(t *testing.T) {
 	vp8Key := []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x00, 0x05, 0xd0, 0x02}
 	vp8Inter := []byte{0x11, 0x02, 0x00}
@@ -24,15 +33,15 @@ func TestParseStamp(t *testing.T) {
 	}{
 		{"opus", "audio/opus", stamped([]byte{0x78}, t0, 7), true},
 		{"opus upper case", "AUDIO/OPUS", stamped([]byte{0xfc}, t0, 7), true},
-		{"VP8 key, 15-bit ID", "video/VP8", stamped(append([]byte{0x90, 0x80, 0x81, 0x02}, vp8Key...), t0, 7), true},
-		{"VP8 inter, 7-bit ID", "video/vp8", stamped(append([]byte{0x90, 0x80, 0x11}, vp8Inter...), t0, 7), true},
-		{"VP8 inter, no X", "video/VP8", stamped(append([]byte{0x10}, vp8Inter...), t0, 7), true},
-		{"VP8 continuation, L T K", "video/VP8", stamped([]byte{0x80, 0xf0, 0x05, 0x01, 0x40}, t0, 7), true},
-		{"VP8 continuation, no X", "video/VP8", stamped([]byte{0x00}, t0, 7), true},
-		{"VP8 partition 1", "video/VP8", stamped([]byte{0x91, 0x80, 0x05}, t0, 7), true},
+		{"VP8 key, 15-bit ID", "video/VP8", tailStamped(append([]byte{0x90, 0x80, 0x81, 0x02}, vp8Key...), t0, 7), true},
+		{"VP8 inter, 7-bit ID", "video/vp8", tailStamped(append([]byte{0x90, 0x80, 0x11}, vp8Inter...), t0, 7), true},
+		{"VP8 inter, no X", "video/VP8", tailStamped(append([]byte{0x10}, vp8Inter...), t0, 7), true},
+		{"VP8 continuation, L T K", "video/VP8", tailStamped([]byte{0x80, 0xf0, 0x05, 0x01, 0x40}, t0, 7), true},
+		{"VP8 continuation, no X", "video/VP8", tailStamped([]byte{0x00}, t0, 7), true},
+		{"VP8 partition 1", "video/VP8", tailStamped([]byte{0x91, 0x80, 0x05}, t0, 7), true},
 		{"unknown codec", "video/VP9", stamped([]byte{0x00}, t0, 7), false},
-		{"VP8 key header, stamp cut short", "video/VP8", stamped(append([]byte{0x10}, vp8Key...), t0, 7)[:30], false},
-		{"VP8 stamp cut short", "video/VP8", stamped([]byte{0x00}, t0, 7)[:20], false},
+		{"VP8 key header, stamp cut short", "video/VP8", tailStamped(append([]byte{0x10}, vp8Key...), t0, 7)[:30], false},
+		{"VP8 stamp cut short", "video/VP8", tailStamped([]byte{0x00}, t0, 7)[:20], false},
 		{"VP8 descriptor only", "video/VP8", []byte{0x90, 0x80, 0x81}, false},
 		{"VP8 first packet, no header", "video/VP8", []byte{0x90, 0x80, 0x81, 0x02}, false},
 		{"opus without stamp", "audio/opus", append([]byte{0x78}, make([]byte, 100)...), false},

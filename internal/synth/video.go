@@ -171,10 +171,9 @@ func (v *Video) ForceKeyframe() {
 
 // frameInfo is what every packet of one frame shares.
 type frameInfo struct {
-	ts       uint32
-	key      bool
-	partSize int
-	now      time.Time
+	ts  uint32
+	key bool
+	now time.Time
 }
 
 // NextFrame generates the next frame, stamped with send time now, and
@@ -190,10 +189,9 @@ func (v *Video) NextFrame(now time.Time) (pkts []*pionrtp.Packet, keyframe bool)
 	n := packetCount(size, v.cfg.MTU)
 	v.grow(n)
 	f := frameInfo{
-		ts:       v.ts0 + uint32(v.frames*videoClockRate/uint64(v.cfg.FPS)),
-		key:      keyframe,
-		partSize: (size - n*vp8DescriptorSize - vp8KeyHeaderSize) / 2,
-		now:      now,
+		ts:  v.ts0 + uint32(v.frames*videoClockRate/uint64(v.cfg.FPS)),
+		key: keyframe,
+		now: now,
 	}
 	for i := range n {
 		plen := size / n
@@ -219,8 +217,11 @@ func (v *Video) nextIsKey() bool {
 	return false
 }
 
-// fillPacket sets up packet i of frame f with a plen-byte payload holding a
-// descriptor, the frame header if it is the first packet, and a stamp.
+// fillPacket sets up packet i of frame f with a plen-byte payload: a
+// descriptor, then on the first packet a VP8 frame that decoders accept
+// (see putVP8FrameHeader), zeros, and the stamp in the last StampSize bytes.
+// Everything after the first packet's frame is trailing data a decoder
+// never reads, so the stamps do not disturb decoding.
 func (v *Video) fillPacket(i, plen int, last bool, f *frameInfo) {
 	p := v.pkts[i]
 	p.Header = pionrtp.Header{
@@ -234,11 +235,18 @@ func (v *Video) fillPacket(i, plen int, last bool, f *frameInfo) {
 	v.seq++
 	p.Payload = p.Payload[:plen]
 	putVP8Descriptor(p.Payload, i == 0, v.pictureID)
-	off := vp8DescriptorSize
+	stampAt := plen - StampSize
+	body := p.Payload[vp8DescriptorSize:stampAt]
+	clear(body)
 	if i == 0 {
-		off += putVP8FrameHeader(p.Payload[off:], f.key, f.partSize, v.cfg.Width, v.cfg.Height)
+		h := vp8InterHeaderSize
+		if f.key {
+			h = vp8KeyHeaderSize
+		}
+		// The zeros after the header are the two partitions: half each.
+		putVP8FrameHeader(body, f.key, (len(body)-h)/2, v.cfg.Width, v.cfg.Height)
 	}
-	v.stampAt[i] = off
-	putStamp(p.Payload[off:], f.now, v.stampSeq)
+	v.stampAt[i] = stampAt
+	putStamp(p.Payload[stampAt:], f.now, v.stampSeq)
 	v.stampSeq++
 }

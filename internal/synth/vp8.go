@@ -36,7 +36,12 @@ func putVP8Descriptor(b []byte, start bool, pictureID uint16) {
 
 // putVP8FrameHeader writes the header of a shown, version-0 frame to b and
 // returns its length. partSize is the first partition's size; key frames
-// also carry the start code and the picture size.
+// also carry the start code and the picture size. Followed by zero bytes,
+// the header makes a frame every decoder accepts: a boolean decoder reading
+// zeros decodes every flag and tree branch as 0, which asks for no
+// segmentation, no loop filter, one token partition and no probability
+// updates, DC prediction in every macroblock and an empty first token in
+// every block: a flat grey picture.
 func putVP8FrameHeader(b []byte, key bool, partSize, width, height int) int {
 	tag := uint32(min(max(partSize, 0), vp8MaxPartSize))<<5 | vp8ShowFrame
 	if !key {
