@@ -28,9 +28,6 @@ func (m *ExtensionMap) Add(src, dst uint8) bool {
 	return true
 }
 
-// Len returns the number of mappings.
-func (m *ExtensionMap) Len() int { return m.n }
-
 // Rewriter turns the packets of one or more source streams into the single
 // continuous stream one subscriber sees: it rewrites the SSRC, payload type,
 // sequence number, timestamp and header-extension IDs of each packet, and

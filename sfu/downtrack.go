@@ -26,7 +26,6 @@ import (
 // writes it. A full queue drops this subscriber's packets (video to the end
 // of the frame) and never delays the receiver or any other subscriber.
 type DownTrack struct {
-	sub    *Participant
 	src    *Receiver
 	sender *webrtc.RTPSender
 	log    *zap.Logger
@@ -46,21 +45,13 @@ type DownTrack struct {
 	running sync.WaitGroup
 
 	closeOnce sync.Once
-	stats     DownTrackStats
-}
-
-// DownTrackStats counts what a DownTrack did.
-type DownTrackStats struct {
-	Packets       atomic.Uint64
-	Dropped       atomic.Uint64
-	NACKs         atomic.Uint64
-	Retransmitted atomic.Uint64
+	// dropped counts packets this subscriber did not get: queue overflow,
+	// gone from the cache, or a failed write.
+	dropped atomic.Uint64
 }
 
 func newDownTrack(sub *Participant, src *Receiver) *DownTrack {
-	d := newForwarding(src, sub.sfu.cfg.QueueLength, sub.subReady, sub.log)
-	d.sub = sub
-	return d
+	return newForwarding(src, sub.sfu.cfg.QueueLength, sub.subReady, sub.log)
 }
 
 // newForwarding returns a DownTrack that is not yet bound to a connection.
@@ -86,8 +77,8 @@ func (d *DownTrack) StreamID() string { return d.src.info.ParticipantID }
 // Kind returns audio or video.
 func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.src.track.Kind() }
 
-// Stats returns the down-track's counters.
-func (d *DownTrack) Stats() *DownTrackStats { return &d.stats }
+// Dropped returns how many packets this subscriber did not get.
+func (d *DownTrack) Dropped() uint64 { return d.dropped.Load() }
 
 // errNoCodec is returned by Bind when the subscriber cannot receive the
 // publisher's codec.
@@ -172,7 +163,7 @@ func (d *DownTrack) enqueue(ext uint64, flags prtp.Flags) {
 	if d.dropping {
 		// Drop the rest of the frame whose packet was dropped, so the
 		// subscriber never gets half a frame after a gap it cannot fill.
-		d.stats.Dropped.Add(1)
+		d.dropped.Add(1)
 		if flags&prtp.FlagMarker != 0 {
 			d.dropping = false
 		}
@@ -181,7 +172,7 @@ func (d *DownTrack) enqueue(ext uint64, flags prtp.Flags) {
 	select {
 	case d.queue <- ext:
 	default:
-		d.stats.Dropped.Add(1)
+		d.dropped.Add(1)
 		d.dropping = d.src.video && flags&prtp.FlagMarker == 0
 	}
 }
@@ -239,7 +230,7 @@ func (f *forwarder) forward(ext uint64) {
 	d := f.d
 	n, flags, ok := d.src.cache.Get(ext, f.buf)
 	if !ok {
-		d.stats.Dropped.Add(1)
+		d.dropped.Add(1)
 		return
 	}
 	if f.waitKey {
@@ -254,10 +245,8 @@ func (f *forwarder) forward(ext uint64) {
 	}
 	d.rw.Rewrite(&f.h)
 	if _, err := d.writer.WriteRTP(&f.h, payload); err != nil {
-		d.stats.Dropped.Add(1)
-		return
+		d.dropped.Add(1)
 	}
-	d.stats.Packets.Add(1)
 }
 
 // parse reads the header of pkt into h and returns the payload without
@@ -319,7 +308,6 @@ func (d *DownTrack) answerNACK(nack *rtcp.TransportLayerNack, buf []byte, h *pio
 	highest := d.src.cache.Highest()
 	for _, pair := range nack.Nacks {
 		for _, seq := range pair.PacketList() {
-			d.stats.NACKs.Add(1)
 			src, ok := rw.Source(seq)
 			if !ok {
 				continue
@@ -336,9 +324,7 @@ func (d *DownTrack) answerNACK(nack *rtcp.TransportLayerNack, buf []byte, h *pio
 			if !ok || !rw.Retransmit(h, seq) {
 				continue
 			}
-			if _, err := w.WriteRTP(h, payload); err == nil {
-				d.stats.Retransmitted.Add(1)
-			}
+			_, _ = w.WriteRTP(h, payload)
 		}
 	}
 }

@@ -132,11 +132,11 @@ func TestBlockedDownTrackDropsOnlyItsOwnPackets(t *testing.T) {
 	}
 	caughtUp(total)
 	for i := 1; i < 3; i++ {
-		if d := dts[i].Stats().Dropped.Load(); d != 0 {
+		if d := dts[i].Dropped(); d != 0 {
 			t.Errorf("healthy down-track %d dropped %d packets", i, d)
 		}
 	}
-	if d := dts[0].Stats().Dropped.Load(); d == 0 {
+	if d := dts[0].Dropped(); d == 0 {
 		t.Fatal("blocked down-track dropped nothing")
 	}
 
@@ -185,7 +185,7 @@ func BenchmarkFanout(b *testing.B) {
 				for {
 					var got int64
 					for i, s := range sinks {
-						got += s.written.Load() + int64(dts[i].Stats().Dropped.Load())
+						got += s.written.Load() + int64(dts[i].Dropped())
 					}
 					if got >= want {
 						return
@@ -210,7 +210,7 @@ func BenchmarkFanout(b *testing.B) {
 			b.StopTimer()
 			var dropped uint64
 			for _, d := range dts {
-				dropped += d.Stats().Dropped.Load()
+				dropped += d.Dropped()
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/sub-pkt")
 			b.ReportMetric(float64(dropped)/float64(b.N*n), "drops/sub-pkt")

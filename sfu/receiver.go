@@ -59,14 +59,6 @@ type Receiver struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
-	stats     ReceiverStats
-}
-
-// ReceiverStats counts what a Receiver did. Read it with Stats.
-type ReceiverStats struct {
-	Packets          atomic.Uint64
-	Bytes            atomic.Uint64
-	KeyframeRequests atomic.Uint64
 }
 
 func newReceiver(owner *Participant, track *webrtc.TrackRemote, recv *webrtc.RTPReceiver, info TrackInfo) *Receiver {
@@ -106,9 +98,6 @@ func (r *Receiver) Info() TrackInfo {
 	defer r.infoMu.Unlock()
 	return r.info
 }
-
-// Stats returns the receiver's counters.
-func (r *Receiver) Stats() *ReceiverStats { return &r.stats }
 
 // setMuted records the publisher's mute state and reports whether it
 // changed.
@@ -161,8 +150,6 @@ func (r *Receiver) push(in *ingest, pkt []byte) {
 	if !r.cache.Put(ext, pkt, flags) {
 		return
 	}
-	r.stats.Packets.Add(1)
-	r.stats.Bytes.Add(uint64(len(pkt)))
 	for _, dt := range *r.downTracks.Load() {
 		dt.enqueue(ext, flags)
 	}
@@ -242,7 +229,6 @@ func (r *Receiver) flushKeyframe() {
 }
 
 func (r *Receiver) requestNow() {
-	r.stats.KeyframeRequests.Add(1)
 	if err := r.sendPLI(r.ssrc); err != nil {
 		r.log.Debug("send PLI", zap.Error(err))
 	}

@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"errors"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -57,7 +58,7 @@ func (e events) Chat(from sfu.ParticipantInfo, text string, at time.Time) {
 
 func (e events) Closed(err error) {
 	code := protocol.CodeInternal
-	if err == sfu.ErrClosed {
+	if errors.Is(err, sfu.ErrClosed) {
 		code = protocol.CodeServerShutdown
 	}
 	e.ss.shutdown(protocol.Message{Type: protocol.TypeLeave, Code: code, Reason: err.Error()})

@@ -51,7 +51,10 @@ func videoWindow(s *subscriber, from, to time.Time) windowStats {
 }
 
 // A subscriber that stops reading changes nothing for the others: their
-// loss stays zero and their forwarding latency stays where it was.
+// loss stays zero and their forwarding latency stays where it was. Over
+// UDP a stalled reader never blocks Prism's writes, so this checks what a
+// user sees; the mechanism that keeps a blocked write from delaying the
+// others is tested in sfu (TestBlockedDownTrackDropsOnlyItsOwnPackets).
 func TestSlowSubscriberDoesNotAffectOthers(t *testing.T) {
 	srv := testenv.StartServer(t, testenv.Options{})
 	startPublisher(t, srv, "slow", "pub", clientConfig())

@@ -21,7 +21,7 @@ export class PrismError extends Error {
   constructor(code, message) {
     super(message ? `${code}: ${message}` : code);
     this.name = 'PrismError';
-    /** The protocol error code, such as "room_full", or a client code such as "timeout". */
+    /** The protocol error code, such as "bad_message", or a client code such as "timeout". */
     this.code = code;
     /** The human-readable message without the code. */
     this.detail = message || '';

@@ -23,10 +23,6 @@ import (
 // defaults with logs at warning level.
 type Options struct {
 	KeyframeInterval time.Duration
-	QueueLength      int
-	MessageRate      float64
-	MessageBurst     int
-	PingInterval     time.Duration
 	JoinTimeout      time.Duration
 	// PublicIPs are advertised in Prism's ICE candidates instead of
 	// 127.0.0.1 (as -public-ip does); media then cannot flow.
@@ -60,13 +56,13 @@ func StartServer(t testing.TB, o Options) *Server {
 	_ = udp.SetWriteBuffer(4 << 20)
 	s, err := sfu.New(sfu.Config{
 		UDPConn: udp, LoopbackOnly: true, Logger: log, PublicIPs: o.PublicIPs,
-		KeyframeInterval: o.KeyframeInterval, QueueLength: o.QueueLength,
+		KeyframeInterval: o.KeyframeInterval,
 	})
 	if err != nil {
 		t.Fatalf("sfu: %v", err)
 	}
 	sig := signaling.NewServer(signaling.Config{
-		SFU: s, Logger: log, MessageRate: o.MessageRate, MessageBurst: o.MessageBurst, PingInterval: o.PingInterval,
+		SFU: s, Logger: log,
 		JoinTimeout: o.JoinTimeout,
 	})
 	hs := httptest.NewServer(signaling.NewMux(sig, web.Handler()))

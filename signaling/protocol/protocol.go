@@ -71,7 +71,6 @@ const (
 	CodeBadCandidate       = "bad_candidate"
 	CodeUnknownTrack       = "unknown_track"
 	CodeRateLimited        = "rate_limited"
-	CodeRoomFull           = "room_full"
 	CodeServerShutdown     = "server_shutdown"
 	CodeInternal           = "internal"
 )
