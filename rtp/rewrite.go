@@ -61,6 +61,9 @@ func NewRewriter(ssrc uint32, pt uint8, ext ExtensionMap, firstSeq uint16, first
 	return &Rewriter{ssrc: ssrc, pt: pt, ext: ext, lastOut: firstSeq - 1, lastTS: firstTS, resync: true}
 }
 
+// SSRC returns the SSRC of the rewritten stream.
+func (r *Rewriter) SSRC() uint32 { return r.ssrc }
+
 // Resync makes the next packet continue the output stream from where it
 // stands, whatever its source sequence number and timestamp: call it when
 // the source changes (a simulcast layer switch) or resumes after a pause.

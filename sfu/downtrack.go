@@ -31,7 +31,17 @@ type DownTrack struct {
 	log    *zap.Logger
 
 	queue chan uint64
-	done  chan struct{}
+	// resend carries the packets subscribers' NACKs ask for to the writer
+	// goroutine, the one owner of the outgoing SRTP stream.
+	resend chan resendRequest
+	done   chan struct{}
+	// route is the subscribe connection's own write path; nil writes
+	// through pion.
+	route *route
+	// reports carries sender reports to the subscriber; nil sends none.
+	// It is the connection's DTLS transport, not the RTPSender, whose lock
+	// pion holds while it waits in Unbind for this down-track to stop.
+	reports rtcpWriter
 	// ready is closed when the subscriber's connection can carry media.
 	ready <-chan struct{}
 	// dropping is owned by the receiver's read loop: true while it drops
@@ -51,16 +61,20 @@ type DownTrack struct {
 }
 
 func newDownTrack(sub *Participant, src *Receiver) *DownTrack {
-	return newForwarding(src, sub.sfu.cfg.QueueLength, sub.subReady, sub.log)
+	d := newForwarding(src, sub.sfu.cfg.QueueLength, sub.subReady, sub.log)
+	d.route = sub.route
+	d.reports = sub.sub.SCTP().Transport()
+	return d
 }
 
 // newForwarding returns a DownTrack that is not yet bound to a connection.
 func newForwarding(src *Receiver, queue int, ready <-chan struct{}, log *zap.Logger) *DownTrack {
 	return &DownTrack{
 		src: src, ready: ready,
-		log:   log.With(zap.String("track", src.info.ID)),
-		queue: make(chan uint64, queue),
-		done:  make(chan struct{}),
+		log:    log.With(zap.String("track", src.info.ID)),
+		queue:  make(chan uint64, queue),
+		resend: make(chan resendRequest, resendQueue),
+		done:   make(chan struct{}),
 	}
 }
 
@@ -178,7 +192,8 @@ func (d *DownTrack) enqueue(ext uint64, flags prtp.Flags) {
 }
 
 // run is the down-track's writer: it replays the last keyframe to a new
-// video subscriber, then forwards queued packets until stopped.
+// video subscriber, then forwards queued packets, answers NACKs and sends
+// sender reports until stopped. It alone writes the outgoing stream.
 func (d *DownTrack) run() {
 	defer d.running.Done()
 	select {
@@ -186,11 +201,24 @@ func (d *DownTrack) run() {
 	case <-d.done:
 		return
 	}
-	f := forwarder{d: d, buf: make([]byte, prtp.MaxPacketSize), waitKey: d.src.video}
+	f := forwarder{
+		d: d, out: d.writer, buf: make([]byte, prtp.MaxPacketSize),
+		waitKey: d.src.video, clockRate: d.src.codec.ClockRate,
+	}
+	if d.route != nil {
+		if w, err := d.route.writer(); err == nil {
+			f.out = w
+		} else {
+			d.log.Debug("writing through pion", zap.Error(err))
+		}
+	}
 	var replayedTo uint64
 	if d.src.video {
 		replayedTo = f.replay()
 	}
+	// Spread the reports of many down-tracks over the interval.
+	report := time.NewTimer(rand.N(reportInterval))
+	defer report.Stop()
 	for {
 		select {
 		case ext := <-d.queue:
@@ -198,18 +226,51 @@ func (d *DownTrack) run() {
 				continue
 			}
 			f.forward(ext)
+		case r := <-d.resend:
+			f.retransmit(r)
+		case <-report.C:
+			f.report()
+			report.Reset(reportInterval)
 		case <-d.done:
 			return
 		}
 	}
 }
 
+// rtcpWriter sends RTCP on a subscriber's connection.
+type rtcpWriter interface {
+	WriteRTCP(pkts []rtcp.Packet) (int, error)
+}
+
+// reportInterval is the time between two RTCP sender reports per
+// down-track, as pion's sender interceptor does.
+const reportInterval = time.Second
+
+// resendQueue bounds the retransmissions waiting for the writer.
+const resendQueue = 64
+
+// resendRequest asks the writer to resend the cached packet ext under the
+// subscriber's sequence number seq.
+type resendRequest struct {
+	ext uint64
+	seq uint16
+}
+
 // forwarder is the state of a down-track's writer goroutine.
 type forwarder struct {
 	d       *DownTrack
+	out     rtpWriter
 	buf     []byte
 	h       pionrtp.Header
 	waitKey bool
+
+	// What the next sender report says: packets and payload octets sent,
+	// and the last packet's outgoing timestamp and source position.
+	clockRate uint32
+	packets   uint32
+	octets    uint32
+	lastTS    uint32
+	lastExt   uint64
 }
 
 // replay sends the cached packets from the last keyframe on, so a new
@@ -244,9 +305,63 @@ func (f *forwarder) forward(ext uint64) {
 		return
 	}
 	d.rw.Rewrite(&f.h)
-	if _, err := d.writer.WriteRTP(&f.h, payload); err != nil {
-		d.dropped.Add(1)
+	f.lastTS, f.lastExt = f.h.Timestamp, ext
+	f.write(payload)
+}
+
+// retransmit resends one packet a subscriber's NACK asked for.
+func (f *forwarder) retransmit(r resendRequest) {
+	n, _, ok := f.d.src.cache.Get(r.ext, f.buf)
+	if !ok {
+		return
 	}
+	payload, ok := parse(&f.h, f.buf[:n])
+	if !ok || !f.d.rw.Retransmit(&f.h, r.seq) {
+		return
+	}
+	f.write(payload)
+}
+
+func (f *forwarder) write(payload []byte) {
+	if _, err := f.out.WriteRTP(&f.h, payload); err != nil {
+		f.d.dropped.Add(1)
+		return
+	}
+	f.packets++
+	f.octets += uint32(len(payload))
+}
+
+// report sends an RTCP sender report. Its wall-clock time maps to the
+// outgoing timestamp of the last packet, advanced by the time since that
+// packet reached Prism: every track of a publisher is timed on the same
+// clock, which is what a subscriber needs to synchronise them.
+func (f *forwarder) report() {
+	if f.packets == 0 || f.d.reports == nil {
+		return
+	}
+	age, ok := f.d.src.cache.Age(f.lastExt)
+	if !ok {
+		return
+	}
+	now := time.Now()
+	sr := &rtcp.SenderReport{
+		SSRC:        f.d.rw.SSRC(),
+		NTPTime:     ntpTime(now),
+		RTPTime:     f.lastTS + uint32(age.Seconds()*float64(f.clockRate)),
+		PacketCount: f.packets,
+		OctetCount:  f.octets,
+	}
+	if _, err := f.d.reports.WriteRTCP([]rtcp.Packet{sr}); err != nil {
+		f.d.log.Debug("sender report", zap.Error(err))
+	}
+}
+
+// ntpTime converts t to the 64-bit NTP format of RTCP sender reports.
+func ntpTime(t time.Time) uint64 {
+	const unixToNTP = 2208988800
+	secs := uint64(t.Unix() + unixToNTP)
+	frac := uint64(t.Nanosecond()) << 32 / 1e9
+	return secs<<32 | frac
 }
 
 // parse reads the header of pkt into h and returns the payload without
@@ -278,8 +393,6 @@ const maxRetransmitAge = time.Second
 // cache, PLI and FIR by asking the publisher for a keyframe. It returns
 // when the sender stops.
 func (d *DownTrack) readRTCP() {
-	buf := make([]byte, prtp.MaxPacketSize)
-	var h pionrtp.Header
 	for {
 		pkts, _, err := d.sender.ReadRTCP()
 		if err != nil {
@@ -288,7 +401,7 @@ func (d *DownTrack) readRTCP() {
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.TransportLayerNack:
-				d.answerNACK(p, buf, &h)
+				d.answerNACK(p)
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				d.src.RequestKeyframe()
 			}
@@ -296,11 +409,11 @@ func (d *DownTrack) readRTCP() {
 	}
 }
 
-// answerNACK resends the packets a subscriber lost, mapping its sequence
-// numbers back to the publisher's.
-func (d *DownTrack) answerNACK(nack *rtcp.TransportLayerNack, buf []byte, h *pionrtp.Header) {
+// answerNACK maps the sequence numbers a subscriber lost back to the
+// publisher's and asks the writer to resend those still worth sending.
+func (d *DownTrack) answerNACK(nack *rtcp.TransportLayerNack) {
 	d.mu.Lock()
-	rw, w := d.rw, d.writer
+	rw := d.rw
 	d.mu.Unlock()
 	if rw == nil {
 		return
@@ -316,15 +429,10 @@ func (d *DownTrack) answerNACK(nack *rtcp.TransportLayerNack, buf []byte, h *pio
 			if age, ok := d.src.cache.Age(ext); !ok || age > maxRetransmitAge {
 				continue // too late to help; resending only adds load
 			}
-			n, _, ok := d.src.cache.Get(ext, buf)
-			if !ok {
-				continue
+			select {
+			case d.resend <- resendRequest{ext: ext, seq: seq}:
+			default: // the writer is behind; the subscriber will ask again
 			}
-			payload, ok := parse(h, buf[:n])
-			if !ok || !rw.Retransmit(h, seq) {
-				continue
-			}
-			_, _ = w.WriteRTP(h, payload)
 		}
 	}
 }

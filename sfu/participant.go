@@ -35,6 +35,8 @@ type Participant struct {
 	pub *webrtc.PeerConnection
 	sub *webrtc.PeerConnection
 	neg *negotiator
+	// route is the subscribe connection's own write path.
+	route *route
 
 	mu         sync.Mutex
 	declared   map[string]TrackInfo
@@ -58,12 +60,13 @@ func newParticipant(s *SFU, roomID, id, name string, events Events) (*Participan
 		published:  make(map[string]*Receiver),
 		subscribed: make(map[*Receiver]*DownTrack),
 		subReady:   make(chan struct{}),
+		route:      &route{conn: s.cfg.UDPConn},
 	}
 	var err error
 	if p.pub, err = s.pubAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		return nil, fmt.Errorf("publish connection: %w", err)
 	}
-	if p.sub, err = s.subAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
+	if p.sub, err = s.newSubscribeConnection(p.route); err != nil {
 		_ = p.pub.Close()
 		return nil, fmt.Errorf("subscribe connection: %w", err)
 	}

@@ -47,8 +47,11 @@ type SFU struct {
 	cfg    Config
 	log    *zap.Logger
 	pubAPI *webrtc.API
-	subAPI *webrtc.API
 	mux    ice.UDPMux
+	// settings and subMedia make each subscribe connection's API, which
+	// is its own so that its DTLS hooks can catch that connection's keys.
+	settings webrtc.SettingEngine
+	subMedia *webrtc.MediaEngine
 
 	mu     sync.Mutex
 	rooms  map[string]*Room
@@ -76,12 +79,13 @@ func New(cfg Config) (*SFU, error) {
 	}
 	s := &SFU{cfg: cfg, log: cfg.Logger, rooms: make(map[string]*Room)}
 	s.mux = webrtc.NewICEUDPMux(nil, cfg.UDPConn)
-	se := s.settingEngine()
+	s.settings = s.settingEngine()
 	var err error
-	if s.pubAPI, err = newPublishAPI(se); err != nil {
+	if s.pubAPI, err = newPublishAPI(s.settings); err != nil {
 		return nil, err
 	}
-	if s.subAPI, err = newSubscribeAPI(se); err != nil {
+	s.subMedia = &webrtc.MediaEngine{}
+	if err := RegisterCodecs(s.subMedia); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -148,21 +152,23 @@ func newPublishAPI(se webrtc.SettingEngine) (*webrtc.API, error) {
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }
 
-// newSubscribeAPI builds the API for subscribe connections: sender reports
-// only. NACKs from subscribers are answered by the down-tracks from the
-// publisher's packet cache, not by a per-subscriber copy of every packet.
-func newSubscribeAPI(se webrtc.SettingEngine) (*webrtc.API, error) {
-	m := &webrtc.MediaEngine{}
-	if err := RegisterCodecs(m); err != nil {
+// newSubscribeConnection returns a subscribe connection whose SRTP keys
+// and selected address are caught in r, so that down-tracks can write
+// around pion's send path. It has no interceptors: down-tracks answer
+// NACKs from the publisher's packet cache and send their own sender
+// reports, so no per-subscriber copy of any packet is kept.
+func (s *SFU) newSubscribeConnection(r *route) (*webrtc.PeerConnection, error) {
+	se := s.settings
+	se.SetDTLSKeyLogWriter(&r.keys)
+	se.SetDTLSServerHelloMessageHook(r.keys.serverHello)
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(s.subMedia),
+		webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(se))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
 		return nil, err
 	}
-	ir := &interceptor.Registry{}
-	sr, err := report.NewSenderInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("sender reports: %w", err)
-	}
-	ir.Add(sr)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(r.selectPair)
+	return pc, nil
 }
 
 // Join adds a participant named name to the room roomID, creating the room
