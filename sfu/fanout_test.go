@@ -9,6 +9,7 @@ import (
 	"time"
 
 	pionrtp "github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
@@ -228,6 +229,13 @@ func BenchmarkDownTrackMemory(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		r, dts, sinks := testFanout(b, n, 128)
+		// Prism's own write path, as on a real subscribe connection, but
+		// with no selected address: writes end before the socket.
+		rt := &route{}
+		rt.keys.keys = &srtpKeys{profile: srtp.ProtectionProfileAeadAes128Gcm, key: make([]byte, 16), salt: make([]byte, 12)}
+		for _, d := range dts {
+			d.route = rt
+		}
 		startAll(dts, sinks)
 		var in ingest
 		for i := 0; i < 600; i++ { // fill the cache and every queue's buffers once

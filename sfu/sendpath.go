@@ -59,7 +59,7 @@ func pairAddr(pair *webrtc.ICECandidatePair) *net.UDPAddr {
 	return net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip.Unmap(), pair.Remote.Port))
 }
 
-// writer returns a directWriter for one down-track, or nil when this
+// writer returns a directWriter for one down-track, or an error when this
 // connection has no SRTP keys Prism can use (Prism was the DTLS client).
 func (r *route) writer() (*directWriter, error) {
 	keys, err := r.keys.get()

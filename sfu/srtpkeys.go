@@ -82,7 +82,7 @@ func (c *keyCatcher) get() (*srtpKeys, error) {
 func deriveSRTPKeys(hello *handshake.MessageServerHello, keyLog []byte) (*srtpKeys, error) {
 	fields := bytes.Fields(keyLog)
 	if len(fields) != 3 || string(fields[0]) != "CLIENT_RANDOM" {
-		return nil, fmt.Errorf("key log: unexpected line %q", firstWord(keyLog))
+		return nil, errors.New("key log: unexpected line") // never echo secrets
 	}
 	clientRandom, err := hex.DecodeString(string(fields[1]))
 	if err != nil || len(clientRandom) != handshake.RandomLength {
@@ -139,16 +139,4 @@ type exporterFunc func(label string, context []byte, length int) ([]byte, error)
 
 func (f exporterFunc) ExportKeyingMaterial(label string, context []byte, length int) ([]byte, error) {
 	return f(label, context, length)
-}
-
-// firstWord returns the start of a key log line for an error message,
-// never its secrets.
-func firstWord(line []byte) string {
-	if i := bytes.IndexByte(line, ' '); i >= 0 {
-		return string(line[:i])
-	}
-	if len(line) > 16 {
-		return string(line[:16])
-	}
-	return string(line)
 }
