@@ -8,22 +8,11 @@ import (
 // MaxPacketSize is the largest RTP packet, in bytes, that the cache stores.
 const MaxPacketSize = 1500
 
-// Flags describe a cached packet for the forwarding path.
-type Flags uint8
-
-const (
-	// FlagKeyframe marks the first packet of a keyframe: a subscriber's
-	// decoder can start there.
-	FlagKeyframe Flags = 1 << iota
-	// FlagMarker marks a packet with the RTP marker bit (for video, the last
-	// packet of a frame).
-	FlagMarker
-)
-
-// Cache keeps the most recent packets of one published stream, indexed by
-// extended sequence number. One cache serves every subscriber of the
-// stream: NACKs are answered from it and new subscribers replay the last
-// keyframe from it, so no subscriber holds a copy of any packet.
+// Cache keeps the most recent packets of one published stream, each with
+// its Meta, indexed by extended sequence number. One cache serves every
+// subscriber of the stream: NACKs are answered from it and new subscribers
+// replay the last keyframe from it, so no subscriber holds a copy of any
+// packet.
 //
 // A Cache is safe for one writer and any number of readers at once.
 type Cache struct {
@@ -37,11 +26,8 @@ type Cache struct {
 }
 
 type slot struct {
-	ext   uint64
-	at    int64 // arrival, Unix nanoseconds
-	n     uint16
-	flags Flags
-	buf   [MaxPacketSize]byte
+	meta Meta
+	buf  [MaxPacketSize]byte
 }
 
 // NewCache returns a cache of at least size packets, rounded up to a power
@@ -57,10 +43,12 @@ func NewCache(size int) *Cache {
 // Size returns the number of packets the cache holds.
 func (c *Cache) Size() int { return len(c.slots) }
 
-// Put stores a copy of pkt under the extended sequence number ext. A packet
-// too old to fit, or larger than MaxPacketSize, is not stored; Put reports
-// whether it was.
-func (c *Cache) Put(ext uint64, pkt []byte, flags Flags) bool {
+// Put stores a copy of pkt and its Meta m under m.Ext. A packet too old to
+// fit, larger than MaxPacketSize, or already stored (a duplicate) is not
+// stored; Put reports whether it was. A duplicate never replaces the first
+// copy, whose flags may say more (a keyframe's start is marked only once).
+func (c *Cache) Put(pkt []byte, m *Meta) bool {
+	ext := m.Ext
 	if len(pkt) > MaxPacketSize || ext == 0 {
 		return false
 	}
@@ -70,30 +58,38 @@ func (c *Cache) Put(ext uint64, pkt []byte, flags Flags) bool {
 		return false
 	}
 	s := &c.slots[ext&c.mask]
-	s.ext = ext
-	s.at = time.Now().UnixNano()
-	s.n = uint16(copy(s.buf[:], pkt))
-	s.flags = flags
+	if s.meta.Ext == ext {
+		return false
+	}
+	s.meta = *m
+	copy(s.buf[:], pkt)
 	if ext > c.highest {
 		c.highest = ext
 	}
-	if flags&FlagKeyframe != 0 && ext > c.keyframe {
+	if m.Flags&FlagKeyframe != 0 && ext > c.keyframe {
 		c.keyframe = ext
 	}
 	return true
 }
 
-// Get copies the packet stored under ext into dst and returns its length
-// and flags; ok is false when the packet is not (or no longer) cached or
-// dst is too small.
-func (c *Cache) Get(ext uint64, dst []byte) (n int, flags Flags, ok bool) {
+// Get copies the packet stored under ext into dst and its Meta into m,
+// and returns the packet's length; ok is false when the packet is not (or
+// no longer) cached or dst is too small. With a nil dst only m is filled.
+func (c *Cache) Get(ext uint64, dst []byte, m *Meta) (n int, ok bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	s := &c.slots[ext&c.mask]
-	if s.ext != ext || s.n == 0 || int(s.n) > len(dst) {
-		return 0, 0, false
+	if s.meta.Ext != ext || ext == 0 {
+		return 0, false
 	}
-	return copy(dst, s.buf[:s.n]), s.flags, true
+	*m = s.meta
+	if dst == nil {
+		return 0, true
+	}
+	if int(s.meta.Size) > len(dst) {
+		return 0, false
+	}
+	return copy(dst, s.buf[:s.meta.Size]), true
 }
 
 // Age returns how long ago the packet stored under ext arrived, or false
@@ -102,10 +98,10 @@ func (c *Cache) Age(ext uint64) (time.Duration, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	s := &c.slots[ext&c.mask]
-	if s.ext != ext || s.n == 0 {
+	if s.meta.Ext != ext || ext == 0 {
 		return 0, false
 	}
-	return time.Duration(time.Now().UnixNano() - s.at), true
+	return time.Duration(time.Now().UnixNano() - s.meta.Arrival), true
 }
 
 // Highest returns the highest extended sequence number stored, 0 if none.
@@ -126,7 +122,7 @@ func (c *Cache) LastKeyframe() (first, highest uint64, ok bool) {
 		return 0, 0, false
 	}
 	s := &c.slots[c.keyframe&c.mask]
-	if s.ext != c.keyframe {
+	if s.meta.Ext != c.keyframe {
 		return 0, 0, false
 	}
 	return c.keyframe, c.highest, true
