@@ -4,15 +4,9 @@ import (
 	"fmt"
 
 	"github.com/pion/webrtc/v4"
-)
 
-// Header-extension URIs Prism forwards from publishers to subscribers.
-// Everything else (transport-wide sequence numbers, MID, RID) belongs to one
-// connection and is stripped.
-var forwardedExtensions = []string{
-	"urn:ietf:params:rtp-hdrext:ssrc-audio-level",
-	"urn:3gpp:video-orientation",
-}
+	prtp "github.com/prismsfu/prism/rtp"
+)
 
 // videoFeedback is the RTCP feedback Prism negotiates for every video codec.
 func videoFeedback() []webrtc.RTCPFeedback {
@@ -57,6 +51,45 @@ func Codecs() []webrtc.RTPCodecParameters {
 	}
 }
 
+// Header extensions that identify a simulcast encoding on the publish
+// connection (RFC 8852): Prism needs them to tell a publisher's encodings
+// apart. They belong to one connection and are never forwarded.
+const (
+	midURI  = "urn:ietf:params:rtp-hdrext:sdes:mid"
+	ridURI  = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+	rridURI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
+)
+
+// registerPublishCodecs sets up a publish connection's media engine: the
+// codecs, the forwarded extensions, and what simulcast needs.
+func registerPublishCodecs(m *webrtc.MediaEngine) error {
+	if err := RegisterCodecs(m); err != nil {
+		return err
+	}
+	for _, uri := range []string{midURI, ridURI, rridURI} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri}, webrtc.RTPCodecTypeVideo); err != nil {
+			return fmt.Errorf("register extension %s: %w", uri, err)
+		}
+	}
+	return nil
+}
+
+// registerSubscribeCodecs sets up a subscribe connection's media engine:
+// the codecs, the forwarded extensions, and the transport-wide sequence
+// number every packet carries, so that subscribers send congestion
+// feedback.
+func registerSubscribeCodecs(m *webrtc.MediaEngine) error {
+	if err := RegisterCodecs(m); err != nil {
+		return err
+	}
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: transportCCURI}, kind); err != nil {
+			return fmt.Errorf("register extension %s: %w", transportCCURI, err)
+		}
+	}
+	return nil
+}
+
 // RegisterCodecs registers Codecs and the forwarded header extensions with
 // m. Prism and its Go client both use it, so that they agree.
 func RegisterCodecs(m *webrtc.MediaEngine) error {
@@ -73,8 +106,8 @@ func RegisterCodecs(m *webrtc.MediaEngine) error {
 		uri  string
 		kind webrtc.RTPCodecType
 	}{
-		{"urn:ietf:params:rtp-hdrext:ssrc-audio-level", webrtc.RTPCodecTypeAudio},
-		{"urn:3gpp:video-orientation", webrtc.RTPCodecTypeVideo},
+		{prtp.ForwardedExtensionURIs[prtp.ExtAudioLevel], webrtc.RTPCodecTypeAudio},
+		{prtp.ForwardedExtensionURIs[prtp.ExtVideoOrientation], webrtc.RTPCodecTypeVideo},
 	}
 	for _, e := range exts {
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: e.uri}, e.kind); err != nil {

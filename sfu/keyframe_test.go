@@ -13,15 +13,14 @@ import (
 // end of its window.
 func TestKeyframeRequestsAreThrottled(t *testing.T) {
 	const interval = 100 * time.Millisecond
-	r := newFanout(nil, vp8, TrackInfo{ID: "v"}, interval, zap.NewNop())
 	var mu sync.Mutex
 	var sent []time.Time
-	r.sendPLI = func(uint32) error {
+	r := newKeyframeRequester(interval, func() error {
 		mu.Lock()
 		sent = append(sent, time.Now())
 		mu.Unlock()
 		return nil
-	}
+	}, zap.NewNop())
 	start := time.Now()
 	var wg sync.WaitGroup
 	for g := 0; g < 20; g++ {
@@ -29,7 +28,7 @@ func TestKeyframeRequestsAreThrottled(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for time.Since(start) < 450*time.Millisecond {
-				r.RequestKeyframe()
+				r.request()
 				time.Sleep(time.Millisecond)
 			}
 		}()

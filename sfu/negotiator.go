@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -14,24 +15,42 @@ import (
 // one offer.
 const coalesceDelay = 20 * time.Millisecond
 
+// maxNegotiationFailures is how many offers in a row may go unanswered (or
+// be answered with SDP that does not apply) before the client is dropped.
+const maxNegotiationFailures = 2
+
+// ErrNegotiation wraps an offer on the subscribe connection that got no
+// usable answer. The client is told and offered again; after
+// maxNegotiationFailures in a row it is dropped with this error.
+var ErrNegotiation = errors.New("subscribe negotiation failed")
+
 // negotiator makes Prism's offers on a subscribe connection: one offer in
 // flight at a time, with every change that arrives meanwhile coalesced into
 // the next. The client never offers on this connection, so there is no
-// glare.
+// glare. An offer whose answer does not come within the timeout, or does
+// not apply, is rolled back and made again; a client that keeps failing is
+// dropped.
 type negotiator struct {
-	pc   *webrtc.PeerConnection
-	send func(sdp string)
+	pc      *webrtc.PeerConnection
+	timeout time.Duration
+	send    func(sdp string)
+	// warn tells the client of a failed round; fail drops it.
+	warn func(err error)
+	fail func(err error)
 	log  *zap.Logger
 
 	mu       sync.Mutex
 	inFlight bool
 	pending  bool
-	timer    *time.Timer
 	closed   bool
+	round    uint64 // counts offers, so a late timer knows it is stale
+	failures int
+	timer    *time.Timer // the coalescing delay
+	deadline *time.Timer // the answer's
 }
 
-func newNegotiator(pc *webrtc.PeerConnection, send func(string), log *zap.Logger) *negotiator {
-	return &negotiator{pc: pc, send: send, log: log}
+func newNegotiator(pc *webrtc.PeerConnection, timeout time.Duration, send func(string), warn, fail func(error), log *zap.Logger) *negotiator {
+	return &negotiator{pc: pc, timeout: timeout, send: send, warn: warn, fail: fail, log: log}
 }
 
 // request asks for an offer that reflects the connection's current tracks.
@@ -58,17 +77,18 @@ func (n *negotiator) offer() {
 		n.mu.Unlock()
 		return
 	}
-	n.inFlight = true
-	n.pending = false
 	// Held across CreateOffer and SetLocalDescription (local work, no
 	// network I/O) so that answer cannot run between them.
 	sdp, err := n.createOffer()
 	if err != nil {
-		n.inFlight = false
 		n.mu.Unlock()
 		n.log.Warn("subscribe offer", zap.Error(err))
 		return
 	}
+	n.inFlight, n.pending = true, false
+	n.round++
+	round := n.round
+	n.deadline = time.AfterFunc(n.timeout, func() { n.expire(round) })
 	n.mu.Unlock()
 	n.send(sdp)
 }
@@ -85,26 +105,70 @@ func (n *negotiator) createOffer() (string, error) {
 }
 
 // answer applies the client's answer and sends the next offer if changes
-// arrived while this one was out.
+// arrived while this one was out. An answer that does not apply is a
+// failed round: the offer is rolled back and made again.
 func (n *negotiator) answer(sdp string) error {
 	n.mu.Lock()
 	if !n.inFlight {
 		n.mu.Unlock()
 		return fmt.Errorf("%w: answer without an offer", ErrBadSDP)
 	}
-	n.mu.Unlock()
+	n.deadline.Stop()
+	// Held across SetRemoteDescription (local work) so that the answer's
+	// timer cannot roll back half of it.
 	err := n.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSDP, err)
+		err = fmt.Errorf("%w: %v", ErrBadSDP, err)
+		// The client hears of this failure as the answer's error.
+		report := n.failLocked(err, false)
+		n.mu.Unlock()
+		report()
+		return err
 	}
-	n.mu.Lock()
-	n.inFlight = false
+	n.inFlight, n.failures = false, 0
 	again := n.pending
 	n.mu.Unlock()
 	if again {
 		n.request()
 	}
 	return nil
+}
+
+// expire fails the round if its answer has not come.
+func (n *negotiator) expire(round uint64) {
+	n.mu.Lock()
+	if n.closed || !n.inFlight || n.round != round {
+		n.mu.Unlock()
+		return
+	}
+	report := n.failLocked(fmt.Errorf("%w: no answer within %v", ErrNegotiation, n.timeout), true)
+	n.mu.Unlock()
+	report()
+}
+
+// failLocked rolls a failed round back and schedules the next offer, or
+// gives up after too many failures. It returns what to tell the client
+// (warn only when tell is set; fail always), to be called once n.mu is
+// released. Called with n.mu held.
+func (n *negotiator) failLocked(cause error, tell bool) (report func()) {
+	n.inFlight = false
+	n.failures++
+	if err := n.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback}); err != nil {
+		n.log.Debug("roll back offer", zap.Error(err))
+	}
+	if n.failures >= maxNegotiationFailures {
+		n.closed = true
+		err := fmt.Errorf("%w: %d offers in a row without a usable answer: %v", ErrNegotiation, n.failures, cause)
+		return func() { n.fail(err) }
+	}
+	n.log.Info("subscribe negotiation failed; offering again", zap.Error(cause))
+	if n.timer == nil {
+		n.timer = time.AfterFunc(coalesceDelay, n.offer)
+	}
+	if !tell {
+		return func() {}
+	}
+	return func() { n.warn(cause) }
 }
 
 // close stops all further offers.
@@ -115,5 +179,8 @@ func (n *negotiator) close() {
 	if n.timer != nil {
 		n.timer.Stop()
 		n.timer = nil
+	}
+	if n.deadline != nil {
+		n.deadline.Stop()
 	}
 }

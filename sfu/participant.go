@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 )
@@ -21,65 +22,96 @@ var (
 	ErrParticipantClosed = errors.New("participant closed")
 )
 
-// Participant is one member of a room with its two peer connections. Its
-// methods are meant to be called by one signaling goroutine, and are safe
-// for concurrent use.
+// PC names one of a participant's two peer connections.
+type PC string
+
+// The two peer connections of a participant.
+const (
+	// PCPublish carries the participant's own media to Prism. The client
+	// offers on it.
+	PCPublish PC = "publish"
+	// PCSubscribe carries everybody else's media to the participant. Prism
+	// offers on it.
+	PCSubscribe PC = "subscribe"
+)
+
+// Events is how a Participant talks to its signaling front end. Prism calls
+// these methods from its own goroutines; they must return quickly (queue
+// the message, don't write to the network).
+type Events interface {
+	// Offer carries Prism's offer on the subscribe connection. The front
+	// end sends it to the client and hands the answer to Participant.Answer.
+	Offer(sdp string)
+	// Candidate carries one of Prism's ICE candidates for the named
+	// connection.
+	Candidate(pc PC, c webrtc.ICECandidateInit)
+	// Room relays a room event: members, their tracks, chat.
+	Room(ev Event)
+	// Error reports a problem the client must hear of that does not end
+	// the session: an offer that got no answer in time (another follows).
+	Error(err error)
+	// Closed reports that Prism closed the participant: its connection
+	// failed, it kept failing negotiation, or the server is shutting
+	// down. err says why.
+	Closed(err error)
+}
+
+// Participant is a member of a room driven by a signaling front end, with
+// two peer connections: on publish the client offers and Prism answers, on
+// subscribe (its Transport) Prism offers. It subscribes to every track
+// published in its room. Its methods are meant to be called by one
+// signaling goroutine, and are safe for concurrent use.
 type Participant struct {
 	sfu    *SFU
 	room   *Room // set once, when the room admits the participant
-	id     string
-	name   string
+	id     Identity
 	events Events
 	log    *zap.Logger
 
-	pub *webrtc.PeerConnection
-	sub *webrtc.PeerConnection
+	sub *Transport
 	neg *negotiator
-	// route is the subscribe connection's own write path.
-	route *route
 
 	mu         sync.Mutex
+	pub        *webrtc.PeerConnection // made at the first offer
 	declared   map[string]TrackInfo
-	published  map[string]*Receiver
-	subscribed map[*Receiver]*DownTrack
+	published  map[string]*Track
+	subscribed map[*Track]*DownTrack
 	closed     bool
 
-	// subReady is closed once the subscribe connection is up; down-tracks
-	// wait for it, since packets written before SRTP is ready are lost.
-	subReady     chan struct{}
-	subReadyOnce sync.Once
-	closeOnce    sync.Once
-	wg           sync.WaitGroup
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 }
 
-func newParticipant(s *SFU, roomID, id, name string, events Events) (*Participant, error) {
+var _ Member = (*Participant)(nil)
+
+// srtpGrace is how long down-tracks wait, once the subscribe connection is
+// up, before their first packet: Prism's side of DTLS may finish a moment
+// before the client's, and SRTP the client cannot decrypt yet is lost (the
+// first keyframe above all).
+const srtpGrace = 30 * time.Millisecond
+
+// maxTracks bounds the tracks one participant may declare.
+const maxTracks = 16
+
+func newParticipant(s *SFU, roomID string, id Identity, events Events) (*Participant, error) {
 	p := &Participant{
-		sfu: s, id: id, name: name, events: events,
-		log:        s.log.With(zap.String("room", roomID), zap.String("participant", id)),
+		sfu: s, id: id, events: events,
+		log:        s.log.With(zap.String("room", roomID), zap.String("participant", id.ID)),
 		declared:   make(map[string]TrackInfo),
-		published:  make(map[string]*Receiver),
-		subscribed: make(map[*Receiver]*DownTrack),
-		subReady:   make(chan struct{}),
-		route:      &route{conn: s.cfg.UDPConn},
+		published:  make(map[string]*Track),
+		subscribed: make(map[*Track]*DownTrack),
 	}
-	var err error
-	if p.pub, err = s.pubAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
-		return nil, fmt.Errorf("publish connection: %w", err)
-	}
-	if p.sub, err = s.newSubscribeConnection(p.route); err != nil {
-		_ = p.pub.Close()
+	sub, err := s.newTransport(p.log)
+	if err != nil {
 		return nil, fmt.Errorf("subscribe connection: %w", err)
 	}
-	p.neg = newNegotiator(p.sub, events.Offer, p.log)
-	p.wire(p.pub, PCPublish)
-	p.wire(p.sub, PCSubscribe)
-	p.pub.OnTrack(p.onTrack)
-	s.wg.Add(1)
-	p.log.Info("participant joined", zap.String("name", name))
+	p.sub = sub
+	p.neg = newNegotiator(sub.pc, s.cfg.AnswerTimeout, events.Offer, events.Error, p.closeWith, p.log)
+	p.wire(sub.pc, PCSubscribe)
 	return p, nil
 }
 
-// wire connects a peer connection's candidates and failures to the
+// wire connects a peer connection's candidates and state to the
 // participant.
 func (p *Participant) wire(pc *webrtc.PeerConnection, name PC) {
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
@@ -89,41 +121,58 @@ func (p *Participant) wire(pc *webrtc.PeerConnection, name PC) {
 	})
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		p.log.Debug("connection state", zap.String("pc", string(name)), zap.Stringer("state", st))
-		if st == webrtc.PeerConnectionStateConnected && name == PCSubscribe {
-			// Our side of DTLS may finish a moment before the client's,
-			// and SRTP the client cannot decrypt yet is lost: the first
-			// keyframe above all. Give the client a moment.
-			time.AfterFunc(srtpGrace, func() {
-				p.subReadyOnce.Do(func() { close(p.subReady) })
-			})
-		}
-		if st == webrtc.PeerConnectionStateFailed {
+		switch {
+		case st == webrtc.PeerConnectionStateConnected && name == PCSubscribe:
+			time.AfterFunc(srtpGrace, p.sub.activate)
+		case st == webrtc.PeerConnectionStateFailed:
 			go p.closeWith(fmt.Errorf("%s connection failed", name))
 		}
 	})
 }
 
-// ID returns the participant's id, unique within the server.
-func (p *Participant) ID() string { return p.id }
+// Identity returns who the participant is.
+func (p *Participant) Identity() Identity { return p.id }
+
+// ID returns the participant's id, unique within its room.
+func (p *Participant) ID() string { return p.id.ID }
 
 // Room returns the participant's room.
 func (p *Participant) Room() *Room { return p.room }
 
-// Info describes the participant and its published tracks.
-func (p *Participant) Info() ParticipantInfo {
+// Transport returns the participant's subscribe side.
+func (p *Participant) Transport() *Transport { return p.sub }
+
+// DownTrack returns the participant's subscription to t, or nil.
+func (p *Participant) DownTrack(t *Track) *DownTrack {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	info := ParticipantInfo{ID: p.id, Name: p.name, Tracks: make([]TrackInfo, 0, len(p.published))}
-	for _, r := range p.published {
-		info.Tracks = append(info.Tracks, r.Info())
-	}
-	return info
+	return p.subscribed[t]
 }
+
+// Notify is the room telling the participant of a change: it subscribes
+// to every track published and unsubscribes from every track withdrawn,
+// and its client hears of it all.
+func (p *Participant) Notify(ev Event) {
+	switch ev.Kind {
+	case EventTrackPublished:
+		p.subscribe(ev.Source)
+	case EventTrackUnpublished:
+		p.unsubscribe(ev.Source)
+	}
+	p.events.Room(ev)
+}
+
+// Leave is the server asking the participant to go (it is shutting down):
+// the participant closes and its client is told why.
+func (p *Participant) Leave(reason error) { p.closeWith(reason) }
 
 // Declare tells Prism about a track the client is about to publish: its
 // source and whether it starts muted. Media for an undeclared track is
 // still accepted, as camera or microphone.
 func (p *Participant) Declare(t TrackInfo) error {
+	if !p.id.Permissions.Publish {
+		return fmt.Errorf("publish %s: %w: no publish permission", t.ID, ErrForbidden)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -136,27 +185,48 @@ func (p *Participant) Declare(t TrackInfo) error {
 	return nil
 }
 
-// srtpGrace is how long down-tracks wait, once the subscribe connection is
-// up, before their first packet.
-const srtpGrace = 30 * time.Millisecond
-
-// maxTracks bounds the tracks one participant may declare.
-const maxTracks = 16
-
 // Offer applies the client's offer on the publish connection and returns
 // Prism's answer. Errors wrap ErrBadSDP when the offer was unusable.
 func (p *Participant) Offer(sdp string) (string, error) {
-	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+	if !p.id.Permissions.Publish {
+		return "", fmt.Errorf("offer: %w: no publish permission", ErrForbidden)
+	}
+	pub, err := p.publishConnection()
+	if err != nil {
+		return "", err
+	}
+	if err := pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
-	answer, err := p.pub.CreateAnswer(nil)
+	answer, err := pub.CreateAnswer(nil)
 	if err != nil {
 		return "", fmt.Errorf("%w: create answer: %v", ErrBadSDP, err)
 	}
-	if err := p.pub.SetLocalDescription(answer); err != nil {
+	if err := pub.SetLocalDescription(answer); err != nil {
 		return "", fmt.Errorf("set local answer: %w", err)
 	}
 	return answer.SDP, nil
+}
+
+// publishConnection returns the publish connection, made at the first
+// offer: a participant that only watches never has one.
+func (p *Participant) publishConnection() (*webrtc.PeerConnection, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrParticipantClosed
+	}
+	if p.pub != nil {
+		return p.pub, nil
+	}
+	pub, err := p.sfu.pubAPI.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("publish connection: %w", err)
+	}
+	p.wire(pub, PCPublish)
+	pub.OnTrack(p.onTrack)
+	p.pub = pub
+	return pub, nil
 }
 
 // Answer applies the client's answer to Prism's last offer on the
@@ -167,11 +237,13 @@ func (p *Participant) Answer(sdp string) error {
 
 // AddCandidate adds a client's ICE candidate to the named connection.
 func (p *Participant) AddCandidate(name PC, c webrtc.ICECandidateInit) error {
-	pc := p.pub
-	if name == PCSubscribe {
-		pc = p.sub
+	pc := p.sub.pc
+	if name == PCPublish {
+		p.mu.Lock()
+		pc = p.pub
+		p.mu.Unlock()
 	}
-	if pc.RemoteDescription() == nil {
+	if pc == nil || pc.RemoteDescription() == nil {
 		return ErrNoRemoteSDP
 	}
 	if err := pc.AddICECandidate(c); err != nil {
@@ -184,8 +256,8 @@ func (p *Participant) AddCandidate(name PC, c webrtc.ICECandidateInit) error {
 // tells the room.
 func (p *Participant) SetMuted(trackID string, muted bool) error {
 	p.mu.Lock()
-	r := p.published[trackID]
-	if r == nil {
+	t := p.published[trackID]
+	if t == nil {
 		d, ok := p.declared[trackID]
 		p.mu.Unlock()
 		if !ok {
@@ -195,8 +267,8 @@ func (p *Participant) SetMuted(trackID string, muted bool) error {
 		return p.Declare(d)
 	}
 	p.mu.Unlock()
-	if r.setMuted(muted) {
-		p.room.trackMuted(r)
+	if t.SetMuted(muted) {
+		p.room.TrackMuted(t)
 	}
 	return nil
 }
@@ -204,19 +276,19 @@ func (p *Participant) SetMuted(trackID string, muted bool) error {
 // Unpublish stops forwarding one of the participant's tracks.
 func (p *Participant) Unpublish(trackID string) error {
 	p.mu.Lock()
-	r := p.published[trackID]
+	t := p.published[trackID]
 	delete(p.declared, trackID)
 	p.mu.Unlock()
-	if r == nil {
+	if t == nil {
 		return fmt.Errorf("unpublish %s: %w", trackID, ErrUnknownTrack)
 	}
-	r.close()
+	t.Close()
 	return nil
 }
 
 // Chat relays text to everyone in the room.
-func (p *Participant) Chat(text string) {
-	p.room.chat(p, text)
+func (p *Participant) Chat(text string) error {
+	return p.room.Chat(p, text)
 }
 
 // Close makes the participant leave: its tracks are withdrawn, the others
@@ -227,33 +299,42 @@ func (p *Participant) Close() error {
 }
 
 // closeWith closes the participant; a non-nil err is reported through
-// Events.Closed.
+// Events.Closed. Closing cascades: the participant leaves its room, its
+// tracks close (and with them every subscriber's down-track), its
+// down-tracks and transport stop, and its connections close.
 func (p *Participant) closeWith(err error) {
 	p.closeOnce.Do(func() {
 		p.mu.Lock()
 		p.closed = true
-		pubs := make([]*Receiver, 0, len(p.published))
-		for _, r := range p.published {
-			pubs = append(pubs, r)
+		pubs := make([]*Track, 0, len(p.published))
+		for _, t := range p.published {
+			pubs = append(pubs, t)
 		}
-		subs := make([]*Receiver, 0, len(p.subscribed))
-		for r := range p.subscribed {
-			subs = append(subs, r)
+		subs := make([]*Track, 0, len(p.subscribed))
+		for t := range p.subscribed {
+			subs = append(subs, t)
 		}
+		pub := p.pub
 		p.mu.Unlock()
 
 		if p.room != nil {
-			p.room.remove(p)
+			p.room.Leave(p)
 		}
-		for _, r := range pubs {
-			r.close()
+		for _, t := range pubs {
+			t.Close()
 		}
-		for _, r := range subs {
-			p.unsubscribe(r)
+		for _, t := range subs {
+			p.unsubscribe(t)
 		}
 		p.neg.close()
-		_ = p.pub.Close()
-		_ = p.sub.Close()
+		if pub != nil {
+			_ = pub.Close()
+		}
+		_ = p.sub.pc.Close()
+		p.sub.close()
+		for _, t := range pubs {
+			t.Wait()
+		}
 		p.wg.Wait()
 		if err != nil {
 			p.events.Closed(err)
@@ -263,11 +344,17 @@ func (p *Participant) closeWith(err error) {
 	})
 }
 
-// onTrack starts forwarding a track the client publishes.
+// onTrack starts receiving a track (or one simulcast encoding of it) the
+// client publishes.
 func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
+		return
+	}
+	if t := p.published[remote.ID()]; t != nil && remote.RID() != "" && t.Stream(0) != nil && t.Stream(0).recv == recv {
+		p.mu.Unlock()
+		t.AddStream(remote, recv) // another simulcast encoding
 		return
 	}
 	info := p.declared[remote.ID()]
@@ -275,71 +362,70 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 	if _, dup := p.published[info.ID]; dup || info.ID == "" {
 		info.ID = fmt.Sprintf("%s-%d", info.ID, remote.SSRC())
 	}
-	info.ParticipantID = p.id
+	info.ParticipantID = p.id.ID
 	info.Kind = remote.Kind().String()
-	info.Codec = remote.Codec().MimeType
 	if info.Source == "" {
 		info.Source = SourceCamera
 		if remote.Kind() == webrtc.RTPCodecTypeAudio {
 			info.Source = SourceMicrophone
 		}
 	}
-	r := newReceiver(p, remote, recv, info)
-	p.published[info.ID] = r
-	p.wg.Add(2)
+	pub := p.pub
+	t := p.sfu.NewTrack(p, TrackConfig{
+		Info: info, Codec: remote.Codec(), Extensions: recv.GetParameters().HeaderExtensions,
+		PLI: func(ssrc uint32) error {
+			return pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+		},
+		OnClose: p.trackEnded,
+	})
+	p.published[info.ID] = t
 	p.mu.Unlock()
 
-	p.log.Info("track published", zap.String("track", info.ID), zap.String("codec", info.Codec), zap.String("source", info.Source))
-	go func() {
-		defer p.wg.Done()
-		r.readRTCP()
-	}()
-	go func() {
-		defer p.wg.Done()
-		r.run()
-		p.trackEnded(r)
-	}()
-	p.room.publish(r)
+	t.AddStream(remote, recv)
+	p.log.Info("track published", zap.String("track", info.ID), zap.String("codec", remote.Codec().MimeType), zap.String("source", info.Source))
+	if err := p.room.Publish(t); err != nil {
+		p.log.Warn("publish", zap.String("track", info.ID), zap.Error(err))
+		t.Close()
+	}
 }
 
-// trackEnded withdraws a track whose media stopped for good.
-func (p *Participant) trackEnded(r *Receiver) {
+// trackEnded withdraws a track that closed: its media stopped for good,
+// or the client unpublished it.
+func (p *Participant) trackEnded(t *Track) {
 	p.mu.Lock()
-	if p.published[r.info.ID] == r {
-		delete(p.published, r.info.ID)
+	if p.published[t.ID()] == t {
+		delete(p.published, t.ID())
 	}
 	p.mu.Unlock()
-	p.room.unpublish(r)
-	p.log.Info("track unpublished", zap.String("track", r.info.ID))
+	p.room.Unpublish(t)
+	p.log.Info("track unpublished", zap.String("track", t.ID()))
 }
 
 // subscribe starts forwarding t to this participant.
-func (p *Participant) subscribe(t *Receiver) {
+func (p *Participant) subscribe(t *Track) {
+	if !p.id.Permissions.Subscribe {
+		return
+	}
 	p.mu.Lock()
-	if p.closed || t.owner == p || p.subscribed[t] != nil || t.isClosed() {
+	if p.closed || t.owner == Member(p) || p.subscribed[t] != nil || t.IsClosed() {
 		p.mu.Unlock()
 		return
 	}
-	dt := newDownTrack(p, t)
-	sender, err := p.sub.AddTrack(dt)
+	dt := newDownTrack(p.sub, t)
+	sender, err := p.sub.pc.AddTrack(dt)
 	if err != nil {
 		p.mu.Unlock()
-		p.log.Warn("subscribe", zap.String("track", t.info.ID), zap.Error(err))
+		p.log.Warn("subscribe", zap.String("track", t.ID()), zap.Error(err))
 		return
 	}
 	dt.sender = sender
 	p.subscribed[t] = dt
-	p.wg.Add(1)
 	p.mu.Unlock()
-	go func() {
-		defer p.wg.Done()
-		dt.readRTCP()
-	}()
 	p.neg.request()
 }
 
 // unsubscribe stops forwarding t to this participant.
-func (p *Participant) unsubscribe(t *Receiver) {
+func (p *Participant) unsubscribe(t *Track) {
 	p.mu.Lock()
 	dt := p.subscribed[t]
 	delete(p.subscribed, t)
@@ -348,8 +434,8 @@ func (p *Participant) unsubscribe(t *Receiver) {
 	if dt == nil {
 		return
 	}
-	if err := p.sub.RemoveTrack(dt.sender); err != nil && !closed {
-		p.log.Debug("remove track", zap.String("track", t.info.ID), zap.Error(err))
+	if err := p.sub.pc.RemoveTrack(dt.sender); err != nil && !closed {
+		p.log.Debug("remove track", zap.String("track", t.ID()), zap.Error(err))
 	}
 	dt.stop()
 	if !closed {

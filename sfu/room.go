@@ -1,145 +1,216 @@
 package sfu
 
 import (
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
 
-// Room is a set of participants who receive each other's tracks. It opens
-// with its first participant and closes when the last one leaves.
+// Errors of room membership.
+var (
+	// ErrIdentityInUse is returned by Join when a member with the same ID
+	// is already in the room.
+	ErrIdentityInUse = errors.New("identity already in the room")
+	// ErrForbidden wraps a request the member's permissions do not allow.
+	ErrForbidden = errors.New("forbidden")
+)
+
+// Room is a set of members who receive each other's tracks. It opens with
+// its first member and closes when the last one leaves.
+//
+// It has two layers. Presence (who is here, chat) is the members and their
+// events. Beneath it, the router is the media side: the published tracks.
+// Both are guarded by one lock, so a member that joins either finds a track
+// in its snapshot or hears of it, never both and never neither.
 type Room struct {
 	sfu *SFU
 	id  string
 
 	mu      sync.Mutex
-	members map[string]*Participant
-	// tracks are the receivers of every published track, in publish order.
-	tracks []*Receiver
+	members map[string]Member
+	order   []string // member IDs in join order
+	router  router
+}
+
+// router holds the tracks a room's members publish: the media side of a
+// room, beneath its presence. Guarded by Room.mu.
+type router struct {
+	tracks []*Track // in publish order
 }
 
 func newRoom(s *SFU, id string) *Room {
-	return &Room{sfu: s, id: id, members: make(map[string]*Participant)}
+	return &Room{sfu: s, id: id, members: make(map[string]Member)}
 }
 
 // ID returns the room's name.
 func (r *Room) ID() string { return r.id }
 
-// admit makes p a member and returns the members and tracks that were
-// there before it. The caller then calls welcome, outside its locks.
-func (r *Room) admit(p *Participant) ([]*Participant, []*Receiver) {
+// Snapshot is what a member finds when it joins: the others and their
+// tracks.
+type Snapshot struct {
+	Participants []ParticipantInfo
+	Tracks       []*Track
+}
+
+// admit makes m a member and returns what was there before it. The caller
+// tells the others with announce, outside every lock.
+func (r *Room) admit(m Member) (Snapshot, error) {
+	id := m.Identity()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	others := r.membersLocked()
-	tracks := append([]*Receiver(nil), r.tracks...)
-	r.members[p.id] = p
-	return others, tracks
+	if _, taken := r.members[id.ID]; taken {
+		return Snapshot{}, fmt.Errorf("join %s as %q: %w", r.id, id.ID, ErrIdentityInUse)
+	}
+	snap := Snapshot{Participants: r.infosLocked(), Tracks: append([]*Track(nil), r.router.tracks...)}
+	r.members[id.ID] = m
+	r.order = append(r.order, id.ID)
+	return snap, nil
 }
 
-// welcome tells the others about p, subscribes p to every published track
-// and returns what p must be told about the others.
-func (r *Room) welcome(p *Participant, others []*Participant, tracks []*Receiver) []ParticipantInfo {
-	infos := make([]ParticipantInfo, 0, len(others))
-	me := p.Info()
-	for _, o := range others {
-		infos = append(infos, o.Info())
-		o.events.ParticipantJoined(me)
-	}
-	for _, t := range tracks {
-		p.subscribe(t)
-	}
-	return infos
+// announce tells every other member that m joined.
+func (r *Room) announce(m Member) {
+	ev := Event{Kind: EventJoined, Participant: r.Info(m.Identity().ID)}
+	r.notifyOthers(m, ev)
 }
 
-// remove takes p out of the room and tells the others. The room closes
-// once empty.
-func (r *Room) remove(p *Participant) {
+// Leave takes m out of the room, withdraws the tracks it still publishes
+// and tells the others. The room closes once empty.
+func (r *Room) Leave(m Member) {
+	id := m.Identity().ID
 	r.mu.Lock()
-	if r.members[p.id] != p {
+	if r.members[id] != m {
 		r.mu.Unlock()
 		return
 	}
-	delete(r.members, p.id)
-	others := r.membersLocked()
-	r.mu.Unlock()
-	for _, o := range others {
-		o.events.ParticipantLeft(p.id)
+	delete(r.members, id)
+	for i, x := range r.order {
+		if x == id {
+			r.order = append(r.order[:i], r.order[i+1:]...)
+			break
+		}
 	}
+	var theirs []*Track
+	for _, t := range r.router.tracks {
+		if t.owner == m {
+			theirs = append(theirs, t)
+		}
+	}
+	r.mu.Unlock()
+	for _, t := range theirs {
+		r.Unpublish(t)
+	}
+	r.notifyOthers(m, Event{Kind: EventLeft, Participant: ParticipantInfo{ID: id}})
 	r.sfu.dropRoomIfEmpty(r)
 }
 
-// publish adds a published track and subscribes every other member to it.
-func (r *Room) publish(t *Receiver) {
-	r.mu.Lock()
-	r.tracks = append(r.tracks, t)
-	others := r.membersLocked()
-	r.mu.Unlock()
-	info := t.Info()
-	for _, o := range others {
-		if o == t.owner {
-			continue
-		}
-		o.events.TrackPublished(info)
-		o.subscribe(t)
+// Publish adds t, a track of its owner, and tells every other member, who
+// may subscribe to it.
+func (r *Room) Publish(t *Track) error {
+	if !t.owner.Identity().Permissions.Publish {
+		return fmt.Errorf("publish %s: %w: no publish permission", t.ID(), ErrForbidden)
 	}
+	r.mu.Lock()
+	if r.members[t.owner.Identity().ID] != t.owner {
+		r.mu.Unlock()
+		return fmt.Errorf("publish %s: %w", t.ID(), ErrParticipantClosed)
+	}
+	r.router.tracks = append(r.router.tracks, t)
+	r.mu.Unlock()
+	r.notifyOthers(t.owner, Event{Kind: EventTrackPublished, Track: t.Info(), Source: t})
+	return nil
 }
 
-// unpublish removes a published track from every subscriber.
-func (r *Room) unpublish(t *Receiver) {
+// Unpublish withdraws t and tells every other member.
+func (r *Room) Unpublish(t *Track) {
 	r.mu.Lock()
 	found := false
-	for i, x := range r.tracks {
+	for i, x := range r.router.tracks {
 		if x == t {
-			r.tracks = append(r.tracks[:i], r.tracks[i+1:]...)
+			r.router.tracks = append(r.router.tracks[:i], r.router.tracks[i+1:]...)
 			found = true
 			break
 		}
 	}
-	others := r.membersLocked()
 	r.mu.Unlock()
-	if !found {
-		return
-	}
-	info := t.Info()
-	for _, o := range others {
-		if o == t.owner {
-			continue
-		}
-		o.unsubscribe(t)
-		o.events.TrackUnpublished(info)
+	if found {
+		r.notifyOthers(t.owner, Event{Kind: EventTrackUnpublished, Track: t.Info(), Source: t})
 	}
 }
 
-// trackMuted tells every other member that t was muted or unmuted.
-func (r *Room) trackMuted(t *Receiver) {
-	info := t.Info()
-	for _, o := range r.participants() {
-		if o != t.owner {
-			o.events.TrackMuted(info)
-		}
-	}
+// TrackMuted tells every other member that t was muted or unmuted.
+func (r *Room) TrackMuted(t *Track) {
+	r.notifyOthers(t.owner, Event{Kind: EventTrackMuted, Track: t.Info(), Source: t})
 }
 
-// chat relays a chat message to every member, the sender included.
-func (r *Room) chat(from *Participant, text string) {
-	info, now := from.Info(), time.Now()
-	info.Tracks = nil
-	for _, o := range r.participants() {
-		o.events.Chat(info, text, now)
+// Chat relays text from a member to every member, the sender included.
+func (r *Room) Chat(from Member, text string) error {
+	id := from.Identity()
+	if !id.Permissions.PublishData {
+		return fmt.Errorf("chat: %w: no data permission", ErrForbidden)
 	}
+	ev := Event{Kind: EventChat, Participant: ParticipantInfo{ID: id.ID, Name: id.Name, Metadata: id.Metadata}, Text: text, At: time.Now()}
+	for _, m := range r.Members() {
+		m.Notify(ev)
+	}
+	return nil
 }
 
-func (r *Room) participants() []*Participant {
+// Members returns the room's members, in join order.
+func (r *Room) Members() []Member {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.membersLocked()
-}
-
-func (r *Room) membersLocked() []*Participant {
-	out := make([]*Participant, 0, len(r.members))
-	for _, p := range r.members {
-		out = append(out, p)
+	out := make([]Member, 0, len(r.order))
+	for _, id := range r.order {
+		out = append(out, r.members[id])
 	}
 	return out
+}
+
+// Info describes the member id and the tracks it publishes.
+func (r *Room) Info(id string) ParticipantInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.infoLocked(id)
+}
+
+func (r *Room) infoLocked(id string) ParticipantInfo {
+	m := r.members[id]
+	if m == nil {
+		return ParticipantInfo{ID: id}
+	}
+	ident := m.Identity()
+	info := ParticipantInfo{ID: ident.ID, Name: ident.Name, Metadata: ident.Metadata, Tracks: []TrackInfo{}}
+	for _, t := range r.router.tracks {
+		if t.owner == m {
+			info.Tracks = append(info.Tracks, t.Info())
+		}
+	}
+	return info
+}
+
+func (r *Room) infosLocked() []ParticipantInfo {
+	out := make([]ParticipantInfo, 0, len(r.order))
+	for _, id := range r.order {
+		out = append(out, r.infoLocked(id))
+	}
+	return out
+}
+
+// Tracks returns the published tracks, in publish order.
+func (r *Room) Tracks() []*Track {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*Track(nil), r.router.tracks...)
+}
+
+// notifyOthers tells every member but except of ev.
+func (r *Room) notifyOthers(except Member, ev Event) {
+	for _, m := range r.Members() {
+		if m != except {
+			m.Notify(ev)
+		}
+	}
 }
 
 func (r *Room) empty() bool {

@@ -4,7 +4,6 @@ import (
 	"net"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
@@ -13,18 +12,17 @@ import (
 // nopEvents ignores everything a participant is told.
 type nopEvents struct{}
 
-func (nopEvents) Offer(string)                            {}
-func (nopEvents) Candidate(PC, webrtc.ICECandidateInit)   {}
-func (nopEvents) ParticipantJoined(ParticipantInfo)       {}
-func (nopEvents) ParticipantLeft(string)                  {}
-func (nopEvents) TrackPublished(TrackInfo)                {}
-func (nopEvents) TrackUnpublished(TrackInfo)              {}
-func (nopEvents) TrackMuted(TrackInfo)                    {}
-func (nopEvents) Chat(ParticipantInfo, string, time.Time) {}
-func (nopEvents) Closed(error)                            {}
+func (nopEvents) Offer(string)                          {}
+func (nopEvents) Candidate(PC, webrtc.ICECandidateInit) {}
+func (nopEvents) Room(Event)                            {}
+func (nopEvents) Error(error)                           {}
+func (nopEvents) Closed(error)                          {}
 
-func newTestSFU(t *testing.T) *SFU {
-	t.Helper()
+// Participants joining a room while it empties and closes never end up in
+// a room that is no longer listed: whoever stays is seen by the next one to
+// join. Every goroutine ends with Close.
+func TestJoinWhileRoomCloses(t *testing.T) {
+	defer goleak.VerifyNone(t)
 	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -33,15 +31,6 @@ func newTestSFU(t *testing.T) *SFU {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
-}
-
-// Participants joining a room while it empties and closes never end up in
-// a room that is no longer listed: whoever stays is seen by the next one to
-// join. Every goroutine ends with Close.
-func TestJoinWhileRoomCloses(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	s := newTestSFU(t)
 	var stayer *Participant
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
@@ -49,7 +38,7 @@ func TestJoinWhileRoomCloses(t *testing.T) {
 		go func(g int) {
 			defer wg.Done()
 			for i := 0; i < 40; i++ {
-				p, _, err := s.Join("churn", "visitor", nopEvents{})
+				p, _, err := s.Join("churn", Identity{Name: "visitor", Permissions: AllowAll()}, nopEvents{})
 				if err != nil {
 					t.Error(err)
 					return
@@ -66,7 +55,7 @@ func TestJoinWhileRoomCloses(t *testing.T) {
 	if stayer == nil {
 		t.Fatal("no participant stayed")
 	}
-	last, others, err := s.Join("churn", "last", nopEvents{})
+	last, others, err := s.Join("churn", Identity{Name: "last", Permissions: AllowAll()}, nopEvents{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,10 @@ import (
 type Config struct {
 	// UDPConn is the one UDP socket all media flows through. SFU.Close
 	// closes it.
-	UDPConn net.PacketConn
+	UDPConn *net.UDPConn
+	// TCPListener, when set, takes ICE over TCP (passive candidates), for
+	// clients whose UDP is blocked. SFU.Close closes it.
+	TCPListener net.Listener
 	// PublicIPs are the addresses to advertise in ICE candidates instead of
 	// the host's own, for a server behind 1:1 NAT.
 	PublicIPs []string
@@ -29,33 +32,43 @@ type Config struct {
 	// must send nothing off the machine.
 	LoopbackOnly bool
 	// KeyframeInterval is the shortest time between two keyframe requests
-	// Prism sends a publisher for one track; requests that arrive sooner
+	// Prism sends a publisher for one stream; requests that arrive sooner
 	// are coalesced into one at the end of the window. Default 500 ms.
 	KeyframeInterval time.Duration
-	// QueueLength is the number of packets a down-track may hold waiting to
-	// be sent before it drops. Default 128: under a second of 1.5 Mbit/s
-	// video, so a subscriber that falls behind loses packets rather than
-	// building up seconds of delay.
-	QueueLength int
+	// AnswerTimeout is how long a client has to answer an offer on its
+	// subscribe connection. Default 10 s.
+	AnswerTimeout time.Duration
+	// Workers is the number of fan-out workers. Default GOMAXPROCS.
+	Workers int
+	// SendBatch is how many datagrams a worker sends per system call
+	// (sendmmsg on Linux); 1 sends each on its own. Default 32.
+	SendBatch int
+	// ICERenomination lets Prism move a subscribe connection to a better
+	// candidate pair after it connected (a relay to a direct path, say).
+	ICERenomination bool
 	// Logger receives structured logs. Default: none.
 	Logger *zap.Logger
 }
 
-// SFU holds the rooms of one server and the WebRTC settings shared by every
-// peer connection.
+// SFU holds the rooms of one server, the fan-out engine and the WebRTC
+// settings shared by every peer connection.
 type SFU struct {
 	cfg    Config
 	log    *zap.Logger
+	engine *Engine
+	tap    *rtcpTap
+	udpMux ice.UDPMux
+	tcp    *tcpMux
 	pubAPI *webrtc.API
-	mux    ice.UDPMux
 	// settings and subMedia make each subscribe connection's API, which
 	// is its own so that its DTLS hooks can catch that connection's keys.
 	settings webrtc.SettingEngine
 	subMedia *webrtc.MediaEngine
 
-	mu     sync.Mutex
-	rooms  map[string]*Room
-	closed bool
+	mu         sync.Mutex
+	rooms      map[string]*Room
+	transports map[*Transport]struct{}
+	closed     bool
 	nextID uint64
 	wg     sync.WaitGroup
 }
@@ -71,32 +84,47 @@ func New(cfg Config) (*SFU, error) {
 	if cfg.KeyframeInterval <= 0 {
 		cfg.KeyframeInterval = 500 * time.Millisecond
 	}
-	if cfg.QueueLength <= 0 {
-		cfg.QueueLength = 128
+	if cfg.AnswerTimeout <= 0 {
+		cfg.AnswerTimeout = 10 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	s := &SFU{cfg: cfg, log: cfg.Logger, rooms: make(map[string]*Room)}
-	s.mux = webrtc.NewICEUDPMux(nil, cfg.UDPConn)
+	s := &SFU{cfg: cfg, log: cfg.Logger, rooms: make(map[string]*Room), transports: make(map[*Transport]struct{}), tap: newRTCPTap()}
+	engine, err := newEngine(engineConfig{workers: cfg.Workers, batch: cfg.SendBatch, conn: cfg.UDPConn, log: s.log})
+	if err != nil {
+		return nil, fmt.Errorf("sfu: engine: %w", err)
+	}
+	s.engine = engine
+	pionLog := PionLogger(s.log)
+	s.udpMux = webrtc.NewICEUDPMux(pionLog.NewLogger("ice"), &tapConn{UDPConn: cfg.UDPConn, tap: s.tap})
+	if cfg.TCPListener != nil {
+		s.tcp = newTCPMux(cfg.TCPListener, s.tap, pionLog.NewLogger("ice-tcp"))
+	}
 	s.settings = s.settingEngine()
-	var err error
 	if s.pubAPI, err = newPublishAPI(s.settings); err != nil {
+		s.engine.close()
 		return nil, err
 	}
 	s.subMedia = &webrtc.MediaEngine{}
-	if err := RegisterCodecs(s.subMedia); err != nil {
+	if err := registerSubscribeCodecs(s.subMedia); err != nil {
+		s.engine.close()
 		return nil, err
 	}
 	return s, nil
 }
 
 // settingEngine returns the settings shared by every peer connection: one
-// UDP port, AES-GCM SRTP first, no mDNS.
+// UDP port (and one TCP port, when set), AES-GCM SRTP first, no mDNS.
 func (s *SFU) settingEngine() webrtc.SettingEngine {
 	se := webrtc.SettingEngine{LoggerFactory: PionLogger(s.log)}
-	se.SetICEUDPMux(s.mux)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	se.SetICEUDPMux(s.udpMux)
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	if s.tcp != nil {
+		se.SetICETCPMux(s.tcp)
+		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+	}
+	se.SetNetworkTypes(networks)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 	// The DTLS server picks the SRTP profile. Prism is the server on both
@@ -120,7 +148,6 @@ func (s *SFU) settingEngine() webrtc.SettingEngine {
 	}
 	if s.cfg.LoopbackOnly {
 		loop := func(ip net.IP) bool { return ip.IsLoopback() }
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetIPFilter(loop)
 		se.SetRemoteIPFilter(loop)
@@ -132,7 +159,7 @@ func (s *SFU) settingEngine() webrtc.SettingEngine {
 // publisher, receiver reports and transport-wide congestion feedback.
 func newPublishAPI(se webrtc.SettingEngine) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
-	if err := RegisterCodecs(m); err != nil {
+	if err := registerPublishCodecs(m); err != nil {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
@@ -152,49 +179,67 @@ func newPublishAPI(se webrtc.SettingEngine) (*webrtc.API, error) {
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }
 
-// newSubscribeConnection returns a subscribe connection whose SRTP keys
-// and selected address are caught in r, so that down-tracks can write
-// around pion's send path. It has no interceptors: down-tracks answer
-// NACKs from the publisher's packet cache and send their own sender
-// reports, so no per-subscriber copy of any packet is kept.
-func (s *SFU) newSubscribeConnection(r *route) (*webrtc.PeerConnection, error) {
+// subscribeAPI returns the API for one subscribe connection: its DTLS
+// hooks catch the connection's SRTP keys in keys. It has no interceptors:
+// the connection's Transport answers NACKs from the publishers' caches,
+// reads RTCP off the socket and sends its own reports.
+func (s *SFU) subscribeAPI(keys *keyCatcher) *webrtc.API {
 	se := s.settings
-	se.SetDTLSKeyLogWriter(&r.keys)
-	se.SetDTLSServerHelloMessageHook(r.keys.serverHello)
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(s.subMedia),
-		webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(se))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		return nil, err
+	se.SetDTLSKeyLogWriter(keys)
+	se.SetDTLSServerHelloMessageHook(keys.serverHello)
+	if s.cfg.ICERenomination {
+		if err := se.SetICERenomination(); err != nil {
+			s.log.Warn("ICE renomination", zap.Error(err))
+		}
 	}
-	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(r.selectPair)
-	return pc, nil
+	return webrtc.NewAPI(webrtc.WithMediaEngine(s.subMedia),
+		webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(se))
 }
 
-// Join adds a participant named name to the room roomID, creating the room
-// if needed, and returns the participant and the members already there.
-// events hears everything the participant must be told.
-func (s *SFU) Join(roomID, name string, events Events) (*Participant, []ParticipantInfo, error) {
+// Join adds a WebRTC participant with identity id to the room roomID,
+// creating the room if needed, and returns it with the members already
+// there. An empty id.ID gets a server-assigned one. events hears
+// everything the participant's client must be told.
+func (s *SFU) Join(roomID string, id Identity, events Events) (*Participant, []ParticipantInfo, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return nil, nil, ErrClosed
 	}
-	s.nextID++
-	id := fmt.Sprintf("p%d", s.nextID)
+	if id.ID == "" {
+		s.nextID++
+		id.ID = fmt.Sprintf("p%d", s.nextID)
+	}
+	s.wg.Add(1)
 	s.mu.Unlock()
 
-	p, err := newParticipant(s, roomID, id, name, events)
+	p, err := newParticipant(s, roomID, id, events)
 	if err != nil {
+		s.wg.Done()
 		return nil, nil, fmt.Errorf("join %s: %w", roomID, err)
 	}
-	// The room is found or opened, and p admitted, under s.mu: a room that
-	// is being closed for emptiness cannot take a new member meanwhile.
+	room, snap, err := s.admit(roomID, p)
+	if err != nil {
+		p.closeWith(nil)
+		return nil, nil, err
+	}
+	p.room = room
+	room.announce(p)
+	for _, t := range snap.Tracks {
+		p.subscribe(t)
+	}
+	p.log.Info("participant joined", zap.String("name", id.Name))
+	return p, snap.Participants, nil
+}
+
+// admit finds or opens room roomID and makes m a member, under s.mu: a
+// room that is being closed for emptiness cannot take a new member
+// meanwhile.
+func (s *SFU) admit(roomID string, m Member) (*Room, Snapshot, error) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
-		s.mu.Unlock()
-		_ = p.Close()
-		return nil, nil, ErrClosed
+		return nil, Snapshot{}, ErrClosed
 	}
 	r := s.rooms[roomID]
 	if r == nil {
@@ -202,13 +247,17 @@ func (s *SFU) Join(roomID, name string, events Events) (*Participant, []Particip
 		s.rooms[roomID] = r
 		s.log.Info("room opened", zap.String("room", roomID))
 	}
-	p.room = r
-	others, tracks := r.admit(p)
-	s.mu.Unlock()
-	return p, r.welcome(p, others, tracks), nil
+	snap, err := r.admit(m)
+	if err != nil {
+		if r.empty() {
+			delete(s.rooms, roomID)
+		}
+		return nil, Snapshot{}, err
+	}
+	return r, snap, nil
 }
 
-// dropRoomIfEmpty closes r when its last participant has gone.
+// dropRoomIfEmpty closes r when its last member has gone.
 func (s *SFU) dropRoomIfEmpty(r *Room) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -226,19 +275,26 @@ func (s *SFU) Rooms() int {
 	return len(s.rooms)
 }
 
-// Close closes every participant, telling each through Events.Closed, and
-// waits until every goroutine of the SFU has ended.
+// Engine returns the fan-out engine.
+func (s *SFU) Engine() *Engine { return s.engine }
+
+// Close asks every member to leave (a participant's client is told through
+// Events.Closed) and waits until every goroutine of the SFU has ended.
 func (s *SFU) Close() error {
 	s.mu.Lock()
 	s.closed = true
-	var all []*Participant
+	var all []Member
 	for _, r := range s.rooms {
-		all = append(all, r.participants()...)
+		all = append(all, r.Members()...)
 	}
 	s.mu.Unlock()
-	for _, p := range all {
-		p.closeWith(ErrClosed)
+	for _, m := range all {
+		m.Leave(ErrClosed)
 	}
 	s.wg.Wait()
-	return s.mux.Close()
+	s.engine.close()
+	if s.tcp != nil {
+		_ = s.tcp.Close()
+	}
+	return s.udpMux.Close()
 }

@@ -17,18 +17,25 @@ import (
 	"github.com/pion/srtp/v3"
 )
 
-// srtpKeys is what Prism needs to encrypt SRTP for one subscribe connection
-// itself: the protection profile and Prism's master key and salt.
+// srtpKeys is what Prism needs to protect and unprotect SRTP for one
+// connection itself: the protection profile, Prism's master key and salt
+// (for what it sends) and the peer's (for the RTCP it receives).
 type srtpKeys struct {
-	profile srtp.ProtectionProfile
-	key     []byte
-	salt    []byte
+	profile    srtp.ProtectionProfile
+	key, salt  []byte
+	remoteKey  []byte
+	remoteSalt []byte
 }
 
-// newContext returns a fresh SRTP context for one outgoing stream. A
-// context is not safe for concurrent use, so each down-track has its own.
+// newContext returns a fresh SRTP context for what Prism sends. A context
+// is not safe for concurrent use: its owner is the transport's worker.
 func (k *srtpKeys) newContext() (*srtp.Context, error) {
 	return srtp.CreateContext(k.key, k.salt, k.profile)
+}
+
+// newRemoteContext returns a fresh SRTP context for what the peer sends.
+func (k *srtpKeys) newRemoteContext() (*srtp.Context, error) {
+	return srtp.CreateContext(k.remoteKey, k.remoteSalt, k.profile)
 }
 
 // keyCatcher learns a connection's SRTP keys from its DTLS handshake, when
@@ -114,7 +121,10 @@ func deriveSRTPKeys(hello *handshake.MessageServerHello, keyLog []byte) (*srtpKe
 	if err := cfg.ExtractSessionKeysFromDTLS(exporter, false); err != nil {
 		return nil, fmt.Errorf("extract SRTP keys: %w", err)
 	}
-	return &srtpKeys{profile: profile, key: cfg.Keys.LocalMasterKey, salt: cfg.Keys.LocalMasterSalt}, nil
+	return &srtpKeys{
+		profile: profile, key: cfg.Keys.LocalMasterKey, salt: cfg.Keys.LocalMasterSalt,
+		remoteKey: cfg.Keys.RemoteMasterKey, remoteSalt: cfg.Keys.RemoteMasterSalt,
+	}, nil
 }
 
 // helloProfile returns the SRTP protection profile the ServerHello chose.

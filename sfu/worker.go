@@ -1,0 +1,251 @@
+package sfu
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	pionrtp "github.com/pion/rtp"
+	"go.uber.org/zap"
+
+	prtp "github.com/prismsfu/prism/rtp"
+)
+
+// worker is one goroutine of the engine. It owns its transports and their
+// down-tracks: everything they send, every NACK they answer and every
+// report they write happens here, so none of it takes a lock.
+type worker struct {
+	id   int
+	log  *zap.Logger
+	quit <-chan struct{}
+
+	// jobs carry packet news from the streams' read loops, ctrl changes to
+	// what the worker owns, fb subscribers' feedback. Only ctrl blocks its
+	// sender; the others drop when full.
+	jobs chan job
+	ctrl chan func()
+	fb   chan feedback
+
+	// load is the number of transports assigned, for Engine.assign.
+	load atomic.Int32
+	// missed counts packet news dropped because jobs was full.
+	missed atomic.Uint64
+
+	// Owned by the worker goroutine.
+	batch      *batch
+	now        int64 // Unix nanoseconds, at the start of the current step
+	plain      [prtp.MaxPacketSize + 64]byte
+	hdr        pionrtp.Header
+	rtcp       []byte
+	memo       memo
+	transports map[*Transport]struct{}
+	behind     []*DownTrack
+}
+
+// job says that packet ext of stream stream of track is in its cache.
+type job struct {
+	track  *Track
+	stream uint8
+	ext    uint64
+}
+
+// feedback is one RTCP packet from a subscriber, for the worker.
+type feedback struct {
+	t *Transport
+	p rtcp.Packet
+}
+
+// memo is the packet the worker last copied out of a cache: every
+// subscriber in its shard forwards the same packet in turn, so it is
+// copied once, not once per subscriber.
+type memo struct {
+	stream *Stream
+	ext    uint64
+	ok     bool
+	n      int
+	meta   prtp.Meta
+	buf    [prtp.MaxPacketSize]byte
+}
+
+// Queue sizes and pacing of a worker.
+const (
+	jobQueue      = 2048
+	ctrlQueue     = 256
+	feedbackQueue = 1024
+	// tickInterval paces keyframe replays and catch-ups, and is the
+	// resolution of sender reports.
+	tickInterval = 5 * time.Millisecond
+	// replayPerTick bounds what one down-track catching up (a new
+	// subscriber replaying the last keyframe) sends per tick, and
+	// replayPerWorker what all of a worker's do: 50 joiners at once share
+	// about 13 k packets/s per worker instead of bursting into the socket.
+	replayPerTick   = 8
+	replayPerWorker = 64
+	// liveBurst bounds what one down-track sends for one packet's news.
+	liveBurst = 64
+)
+
+func newWorker(id int, b *batch, quit <-chan struct{}, log *zap.Logger) *worker {
+	return &worker{
+		id: id, log: log, quit: quit, batch: b,
+		jobs:       make(chan job, jobQueue),
+		ctrl:       make(chan func(), ctrlQueue),
+		fb:         make(chan feedback, feedbackQueue),
+		rtcp:       make([]byte, 0, 1500),
+		transports: make(map[*Transport]struct{}),
+	}
+}
+
+// run serves the worker's queues until the engine closes.
+func (w *worker) run() {
+	defer w.batch.close()
+	tick := time.NewTicker(tickInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case j := <-w.jobs:
+			w.now = time.Now().UnixNano()
+			w.onPacket(j)
+			w.drainJobs()
+		case f := <-w.ctrl:
+			w.now = time.Now().UnixNano()
+			f()
+		case fb := <-w.fb:
+			w.now = time.Now().UnixNano()
+			w.onFeedback(fb)
+		case now := <-tick.C:
+			w.now = now.UnixNano()
+			w.onTick(now)
+		case <-w.quit:
+			return
+		}
+		w.flush()
+	}
+}
+
+// drainJobs handles the packet news already waiting, so that they share
+// one flush.
+func (w *worker) drainJobs() {
+	for range len(w.batch.d) {
+		select {
+		case j := <-w.jobs:
+			w.onPacket(j)
+		default:
+			return
+		}
+	}
+}
+
+// onPacket forwards one packet to the worker's subscribers of its track.
+func (w *worker) onPacket(j job) {
+	for _, dt := range j.track.shards[w.id].dts {
+		dt.deliver(j.stream, j.ext)
+	}
+}
+
+func (w *worker) onFeedback(fb feedback) {
+	switch p := fb.p.(type) {
+	case *rtcp.TransportLayerNack:
+		fb.t.onNACK(p)
+	case *rtcp.TransportLayerCC:
+		fb.t.onTWCC(p)
+	}
+}
+
+// onTick continues catch-ups, paced, and sends the sender reports due.
+func (w *worker) onTick(now time.Time) {
+	budget := replayPerWorker
+	keep := w.behind[:0]
+	for _, dt := range w.behind {
+		if !dt.catchUp(&budget) {
+			keep = append(keep, dt)
+		}
+	}
+	clear(w.behind[len(keep):])
+	w.behind = keep
+	for t := range w.transports {
+		t.report(now)
+	}
+}
+
+// datagram returns the next datagram of the batch, flushing it first if
+// it is full.
+func (w *worker) datagram() *datagram {
+	d := w.batch.next()
+	if d == nil {
+		w.flush()
+		d = w.batch.next()
+	}
+	return d
+}
+
+// unget gives back the datagram datagram just returned, unused.
+func (w *worker) unget() { w.batch.n-- }
+
+// flush sends the batch; a datagram the socket refused is a drop for its
+// subscriber.
+func (w *worker) flush() {
+	w.batch.flush(func(d *datagram) {
+		if d.from != nil {
+			d.from.onSendFailed()
+		}
+	})
+}
+
+// fetch returns packet ext of stream s from the memo or the cache.
+func (w *worker) fetch(s *Stream, ext uint64) (*prtp.Meta, []byte, bool) {
+	m := &w.memo
+	if m.stream != s || m.ext != ext {
+		m.stream, m.ext = s, ext
+		m.n, m.ok = s.cache.Get(ext, m.buf[:], &m.meta)
+	}
+	return &m.meta, m.buf[:m.n], m.ok
+}
+
+// register makes dt one of the worker's subscribers of its track.
+func (w *worker) register(dt *DownTrack) {
+	sh := &dt.track.shards[w.id]
+	sh.dts = append(sh.dts[:len(sh.dts):len(sh.dts)], dt)
+	sh.n.Store(int32(len(sh.dts)))
+}
+
+// unregister stops forwarding dt's track to it.
+func (w *worker) unregister(dt *DownTrack) {
+	sh := &dt.track.shards[w.id]
+	sh.dts = removeFrom(sh.dts, dt)
+	sh.n.Store(int32(len(sh.dts)))
+	w.behind = removeFrom(w.behind, dt)
+}
+
+// do runs f on the worker, after everything queued before it.
+func (w *worker) do(f func()) {
+	select {
+	case w.ctrl <- f:
+	case <-w.quit:
+	}
+}
+
+// doWait runs f on the worker and returns once it has run.
+func (w *worker) doWait(f func()) {
+	done := make(chan struct{})
+	w.do(func() {
+		f()
+		close(done)
+	})
+	select {
+	case <-done:
+	case <-w.quit:
+	}
+}
+
+// feedback hands an RTCP packet to the worker, or drops it when the
+// worker is that far behind: the subscriber will ask again.
+func (w *worker) feedback(t *Transport, p rtcp.Packet) {
+	select {
+	case w.fb <- feedback{t: t, p: p}:
+	default:
+	}
+}
+
+// release forgets one transport, for Engine.assign.
+func (w *worker) release() { w.load.Add(-1) }
