@@ -52,7 +52,7 @@ lint:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./signaling/protocol
-	$(GO) test -run '^$$' -fuzz FuzzRewrite -fuzztime 30s ./rtp
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./rtp
 	$(GO) test -run '^$$' -fuzz FuzzIsKeyframe -fuzztime 30s ./rtp
 
 clean:

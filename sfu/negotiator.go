@@ -28,8 +28,9 @@ var ErrNegotiation = errors.New("subscribe negotiation failed")
 // flight at a time, with every change that arrives meanwhile coalesced into
 // the next. The client never offers on this connection, so there is no
 // glare. An offer whose answer does not come within the timeout, or does
-// not apply, is rolled back and made again; a client that keeps failing is
-// dropped.
+// not apply, is made again (pion cannot roll a local offer back, so the
+// same offer is sent again while it is pending); a client that keeps
+// failing is dropped.
 type negotiator struct {
 	pc      *webrtc.PeerConnection
 	timeout time.Duration
@@ -39,14 +40,15 @@ type negotiator struct {
 	fail func(err error)
 	log  *zap.Logger
 
-	mu       sync.Mutex
-	inFlight bool
-	pending  bool
-	closed   bool
-	round    uint64 // counts offers, so a late timer knows it is stale
-	failures int
-	timer    *time.Timer // the coalescing delay
-	deadline *time.Timer // the answer's
+	mu        sync.Mutex
+	inFlight  bool
+	pending   bool
+	closed    bool
+	round     uint64 // counts offers, so a late timer knows it is stale
+	lastOffer string
+	failures  int
+	timer     *time.Timer // the coalescing delay
+	deadline  *time.Timer // the answer's
 }
 
 func newNegotiator(pc *webrtc.PeerConnection, timeout time.Duration, send func(string), warn, fail func(error), log *zap.Logger) *negotiator {
@@ -69,7 +71,8 @@ func (n *negotiator) request() {
 	}
 }
 
-// offer creates and sends an offer unless one is already out.
+// offer creates and sends an offer unless one is already out. After a
+// failed round the pending offer, if pion still has one, is sent again.
 func (n *negotiator) offer() {
 	n.mu.Lock()
 	n.timer = nil
@@ -77,15 +80,19 @@ func (n *negotiator) offer() {
 		n.mu.Unlock()
 		return
 	}
-	// Held across CreateOffer and SetLocalDescription (local work, no
-	// network I/O) so that answer cannot run between them.
-	sdp, err := n.createOffer()
-	if err != nil {
-		n.mu.Unlock()
-		n.log.Warn("subscribe offer", zap.Error(err))
-		return
+	sdp := n.lastOffer
+	if n.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
+		// Held across CreateOffer and SetLocalDescription (local work,
+		// no network I/O) so that answer cannot run between them.
+		var err error
+		if sdp, err = n.createOffer(); err != nil {
+			n.mu.Unlock()
+			n.log.Warn("subscribe offer", zap.Error(err))
+			return
+		}
 	}
 	n.inFlight, n.pending = true, false
+	n.lastOffer = sdp
 	n.round++
 	round := n.round
 	n.deadline = time.AfterFunc(n.timeout, func() { n.expire(round) })
@@ -146,16 +153,13 @@ func (n *negotiator) expire(round uint64) {
 	report()
 }
 
-// failLocked rolls a failed round back and schedules the next offer, or
-// gives up after too many failures. It returns what to tell the client
-// (warn only when tell is set; fail always), to be called once n.mu is
-// released. Called with n.mu held.
+// failLocked ends a failed round and schedules the next offer, or gives
+// up after too many failures. It returns what to tell the client (warn
+// only when tell is set; fail always), to be called once n.mu is released.
+// Called with n.mu held.
 func (n *negotiator) failLocked(cause error, tell bool) (report func()) {
 	n.inFlight = false
 	n.failures++
-	if err := n.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback}); err != nil {
-		n.log.Debug("roll back offer", zap.Error(err))
-	}
 	if n.failures >= maxNegotiationFailures {
 		n.closed = true
 		err := fmt.Errorf("%w: %d offers in a row without a usable answer: %v", ErrNegotiation, n.failures, cause)

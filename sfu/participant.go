@@ -116,7 +116,7 @@ func newParticipant(s *SFU, roomID string, id Identity, events Events) (*Partici
 func (p *Participant) wire(pc *webrtc.PeerConnection, name PC) {
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c != nil {
-			p.events.Candidate(name, c.ToJSON())
+			p.events.Candidate(name, CandidateInit(pc, c))
 		}
 	})
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
@@ -441,4 +441,16 @@ func (p *Participant) unsubscribe(t *Track) {
 	if !closed {
 		p.neg.request()
 	}
+}
+
+// CandidateInit returns c, a local candidate of pc, as RTCIceCandidateInit
+// with its usernameFragment, which pion leaves empty: the far end needs it
+// to tell a candidate of an old ICE generation from a current one.
+func CandidateInit(pc *webrtc.PeerConnection, c *webrtc.ICECandidate) webrtc.ICECandidateInit {
+	init := c.ToJSON()
+	if params, err := pc.SCTP().Transport().ICETransport().GetLocalParameters(); err == nil && params.UsernameFragment != "" {
+		ufrag := params.UsernameFragment
+		init.UsernameFragment = &ufrag
+	}
+	return init
 }

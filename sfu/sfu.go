@@ -69,8 +69,8 @@ type SFU struct {
 	rooms      map[string]*Room
 	transports map[*Transport]struct{}
 	closed     bool
-	nextID uint64
-	wg     sync.WaitGroup
+	nextID     uint64
+	wg         sync.WaitGroup
 }
 
 // ErrClosed is returned by Join after Close.

@@ -2,9 +2,9 @@ package signaling
 
 import (
 	"errors"
-	"time"
 
 	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
 
 	"github.com/prismsfu/prism/sfu"
 	"github.com/prismsfu/prism/signaling/protocol"
@@ -26,40 +26,46 @@ func (e events) Candidate(pc sfu.PC, c webrtc.ICECandidateInit) {
 	}})
 }
 
-func (e events) ParticipantJoined(p sfu.ParticipantInfo) {
-	m := participantMessage(p)
-	e.ss.sendEvent(protocol.Message{Type: protocol.TypeParticipantJoined, Participant: &m})
+// Room maps a room event to its protocol message.
+func (e events) Room(ev sfu.Event) {
+	var m protocol.Message
+	switch ev.Kind {
+	case sfu.EventJoined:
+		p := participantMessage(ev.Participant)
+		m = protocol.Message{Type: protocol.TypeParticipantJoined, Participant: &p}
+	case sfu.EventLeft:
+		m = protocol.Message{Type: protocol.TypeParticipantLeft, ParticipantID: ev.Participant.ID}
+	case sfu.EventTrackPublished, sfu.EventTrackUnpublished, sfu.EventTrackMuted:
+		t := trackMessage(ev.Track)
+		m = protocol.Message{Type: trackEventTypes[ev.Kind], Track: &t}
+	case sfu.EventChat:
+		p := participantMessage(ev.Participant)
+		p.Tracks = nil
+		m = protocol.Message{Type: protocol.TypeChat, From: &p, Text: ev.Text, TimeMS: ev.At.UnixMilli()}
+	default:
+		return
+	}
+	e.ss.sendEvent(m)
 }
 
-func (e events) ParticipantLeft(id string) {
-	e.ss.sendEvent(protocol.Message{Type: protocol.TypeParticipantLeft, ParticipantID: id})
+var trackEventTypes = map[sfu.EventKind]string{
+	sfu.EventTrackPublished:   protocol.TypeTrackPublished,
+	sfu.EventTrackUnpublished: protocol.TypeTrackUnpublished,
+	sfu.EventTrackMuted:       protocol.TypeTrackMuted,
 }
 
-func (e events) TrackPublished(t sfu.TrackInfo) {
-	m := trackMessage(t)
-	e.ss.sendEvent(protocol.Message{Type: protocol.TypeTrackPublished, Track: &m})
-}
-
-func (e events) TrackUnpublished(t sfu.TrackInfo) {
-	m := trackMessage(t)
-	e.ss.sendEvent(protocol.Message{Type: protocol.TypeTrackUnpublished, Track: &m})
-}
-
-func (e events) TrackMuted(t sfu.TrackInfo) {
-	m := trackMessage(t)
-	e.ss.sendEvent(protocol.Message{Type: protocol.TypeTrackMuted, Track: &m})
-}
-
-func (e events) Chat(from sfu.ParticipantInfo, text string, at time.Time) {
-	m := participantMessage(from)
-	m.Tracks = nil
-	e.ss.sendEvent(protocol.Message{Type: protocol.TypeChat, From: &m, Text: text, TimeMS: at.UnixMilli()})
+func (e events) Error(err error) {
+	e.ss.sendEvent(protocol.ErrorMessage(sfuError(err)))
 }
 
 func (e events) Closed(err error) {
+	e.ss.logger().Info("the server closed the participant", zap.Error(err))
 	code := protocol.CodeInternal
-	if errors.Is(err, sfu.ErrClosed) {
+	switch {
+	case errors.Is(err, sfu.ErrClosed):
 		code = protocol.CodeServerShutdown
+	case errors.Is(err, sfu.ErrNegotiation):
+		code = protocol.CodeNegotiationFailed
 	}
 	e.ss.shutdown(protocol.Message{Type: protocol.TypeLeave, Code: code, Reason: err.Error()})
 }
@@ -75,7 +81,7 @@ func trackInfo(t protocol.Track) sfu.TrackInfo {
 }
 
 func participantMessage(p sfu.ParticipantInfo) protocol.Participant {
-	out := protocol.Participant{ID: p.ID, Name: p.Name, Tracks: make([]protocol.Track, 0, len(p.Tracks))}
+	out := protocol.Participant{ID: p.ID, Name: p.Name, Metadata: p.Metadata, Tracks: make([]protocol.Track, 0, len(p.Tracks))}
 	for _, t := range p.Tracks {
 		out.Tracks = append(out.Tracks, trackMessage(t))
 	}

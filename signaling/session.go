@@ -27,9 +27,11 @@ const writeTimeout = 5 * time.Second
 // session serves one WebSocket client. Its reader goroutine owns the
 // participant; its writer goroutine owns the connection's writes.
 type session struct {
-	srv     *Server
-	conn    *websocket.Conn
-	log     *zap.Logger
+	srv  *Server
+	conn *websocket.Conn
+	// log gains the room and participant at join; other goroutines log
+	// through it too, so it is swapped, never written in place.
+	log     atomic.Pointer[zap.Logger]
 	limiter *rate.Limiter
 
 	out      chan []byte
@@ -50,13 +52,18 @@ type session struct {
 }
 
 func newSession(s *Server, conn *websocket.Conn) *session {
-	return &session{
-		srv: s, conn: conn, log: s.log,
+	ss := &session{
+		srv: s, conn: conn,
 		limiter: rate.NewLimiter(rate.Limit(s.cfg.MessageRate), s.cfg.MessageBurst),
 		out:     make(chan []byte, outQueue),
 		quit:    make(chan struct{}),
 	}
+	ss.log.Store(s.log)
+	return ss
 }
+
+// logger returns the session's logger.
+func (ss *session) logger() *zap.Logger { return ss.log.Load() }
 
 // run serves the client until it leaves, fails or the server closes.
 func (ss *session) run(ctx context.Context) {
@@ -99,7 +106,7 @@ func (ss *session) readLoop(ctx context.Context) {
 	for {
 		typ, rd, err := ss.conn.Reader(ctx)
 		if err != nil {
-			ss.log.Debug("read", zap.Error(err))
+			ss.logger().Debug("read", zap.Error(err))
 			return
 		}
 		if !ss.allow() {
@@ -201,7 +208,7 @@ func (ss *session) pingLoop(ctx context.Context) {
 			err := ss.conn.Ping(pctx)
 			cancel()
 			if err != nil && ctx.Err() == nil {
-				ss.log.Info("client stopped answering pings", zap.Error(err))
+				ss.logger().Info("client stopped answering pings", zap.Error(err))
 				_ = ss.conn.CloseNow()
 				return
 			}
@@ -230,13 +237,13 @@ func (ss *session) send(m protocol.Message) {
 	}
 	b, err := protocol.Encode(m)
 	if err != nil {
-		ss.log.Error("encode", zap.String("type", m.Type), zap.Error(err))
+		ss.logger().Error("encode", zap.String("type", m.Type), zap.Error(err))
 		return
 	}
 	select {
 	case ss.out <- b:
 	default:
-		ss.log.Warn("client is not reading its messages; dropping it")
+		ss.logger().Warn("client is not reading its messages; dropping it")
 		ss.ended.Store(true)
 		_ = ss.conn.CloseNow()
 	}
@@ -282,13 +289,14 @@ func (ss *session) join(m protocol.Message) bool {
 	if name == "" {
 		name = "guest"
 	}
-	p, others, err := ss.srv.cfg.SFU.Join(m.Room, name, events{ss})
+	id := sfu.Identity{Name: name, Metadata: m.Metadata, Permissions: sfu.AllowAll()}
+	p, others, err := ss.srv.cfg.SFU.Join(m.Room, id, events{ss})
 	if err != nil {
 		ss.sendError(err)
 		return false
 	}
 	ss.p = p
-	ss.log = ss.log.With(zap.String("room", m.Room), zap.String("participant", p.ID()))
+	ss.log.Store(ss.logger().With(zap.String("room", m.Room), zap.String("participant", p.ID())))
 	parts := make([]protocol.Participant, 0, len(others))
 	for _, o := range others {
 		parts = append(parts, participantMessage(o))
@@ -349,8 +357,7 @@ func (ss *session) dispatch(m protocol.Message) error {
 	case protocol.TypeCandidate:
 		return sfuError(p.AddCandidate(sfu.PC(m.PC), candidateInit(*m.Candidate)))
 	case protocol.TypeChat:
-		p.Chat(m.Text)
-		return nil
+		return sfuError(p.Chat(m.Text))
 	default:
 		return protocol.Errorf(protocol.CodeBadMessage, "%s is sent by the server, not by clients", m.Type)
 	}
@@ -369,6 +376,10 @@ func sfuError(err error) error {
 		return protocol.Errorf(protocol.CodeBadMessage, "%v", err)
 	case errors.Is(err, sfu.ErrUnknownTrack):
 		return protocol.Errorf(protocol.CodeUnknownTrack, "%v", err)
+	case errors.Is(err, sfu.ErrForbidden):
+		return protocol.Errorf(protocol.CodeForbidden, "%v", err)
+	case errors.Is(err, sfu.ErrNegotiation):
+		return protocol.Errorf(protocol.CodeNegotiationFailed, "%v", err)
 	}
 	return err
 }

@@ -24,6 +24,10 @@ import (
 type Options struct {
 	KeyframeInterval time.Duration
 	JoinTimeout      time.Duration
+	PingInterval     time.Duration
+	AnswerTimeout    time.Duration
+	// SFU, when set, adjusts the SFU's configuration last.
+	SFU func(*sfu.Config)
 	// PublicIPs are advertised in Prism's ICE candidates instead of
 	// 127.0.0.1 (as -public-ip does); media then cannot flow.
 	PublicIPs []string
@@ -54,16 +58,20 @@ func StartServer(t testing.TB, o Options) *Server {
 	}
 	_ = udp.SetReadBuffer(4 << 20)
 	_ = udp.SetWriteBuffer(4 << 20)
-	s, err := sfu.New(sfu.Config{
+	cfg := sfu.Config{
 		UDPConn: udp, LoopbackOnly: true, Logger: log, PublicIPs: o.PublicIPs,
-		KeyframeInterval: o.KeyframeInterval,
-	})
+		KeyframeInterval: o.KeyframeInterval, AnswerTimeout: o.AnswerTimeout,
+	}
+	if o.SFU != nil {
+		o.SFU(&cfg)
+	}
+	s, err := sfu.New(cfg)
 	if err != nil {
 		t.Fatalf("sfu: %v", err)
 	}
 	sig := signaling.NewServer(signaling.Config{
 		SFU: s, Logger: log,
-		JoinTimeout: o.JoinTimeout,
+		JoinTimeout: o.JoinTimeout, PingInterval: o.PingInterval,
 	})
 	hs := httptest.NewServer(signaling.NewMux(sig, web.Handler()))
 	srv := &Server{

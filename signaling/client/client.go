@@ -17,6 +17,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
+	"github.com/prismsfu/prism/sfu"
 	"github.com/prismsfu/prism/signaling/protocol"
 )
 
@@ -24,10 +25,12 @@ import (
 // nil. Callbacks run on the client's reader goroutine (OnTrack excepted)
 // and must not block.
 type Config struct {
-	URL   string // ws://host:port/ws
-	Room  string
-	Name  string
-	Token string
+	URL  string // ws://host:port/ws
+	Room string
+	Name string
+	// Metadata is shown to the other participants, opaque to Prism.
+	Metadata string
+	Token    string
 	// API builds the peer connections. Default: NewAPI(APIOptions{}).
 	API    *webrtc.API
 	Logger *zap.Logger
@@ -139,7 +142,7 @@ func Join(ctx context.Context, cfg Config) (*Client, error) {
 
 // join sends join and waits for joined or an error.
 func (c *Client) join(ctx context.Context) error {
-	err := c.Send(protocol.Message{Type: protocol.TypeJoin, Version: protocol.Version, Room: c.cfg.Room, Name: c.cfg.Name, Token: c.cfg.Token})
+	err := c.Send(protocol.Message{Type: protocol.TypeJoin, Version: protocol.Version, Room: c.cfg.Room, Name: c.cfg.Name, Metadata: c.cfg.Metadata, Token: c.cfg.Token})
 	if err != nil {
 		return err
 	}
@@ -179,13 +182,12 @@ func (c *Client) newPeerConnections() error {
 	return nil
 }
 
-func (c *Client) trickle(pc *webrtc.PeerConnection, name string) {
-	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+func (c *Client) trickle(peer *webrtc.PeerConnection, name string) {
+	peer.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		if cand == nil {
 			return
 		}
-		init := cand.ToJSON()
-		pc := protocol.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}
+		pc := candidateMessage(sfu.CandidateInit(peer, cand))
 		c.mu.Lock()
 		if !c.sdpSent[name] {
 			c.localCand[name] = append(c.localCand[name], pc)
@@ -377,3 +379,15 @@ func (c *Client) Close() error {
 }
 
 var errServerClosed = errors.New("server closed the session")
+
+// candidateMessage is a candidate as the protocol carries it: every field
+// of RTCIceCandidateInit, usernameFragment included, so that the far end
+// can tell a candidate of an old ICE generation from a current one.
+func candidateMessage(c webrtc.ICECandidateInit) protocol.Candidate {
+	return protocol.Candidate{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
+}
+
+// candidateInit is the inverse of candidateMessage.
+func candidateInit(c *protocol.Candidate) webrtc.ICECandidateInit {
+	return webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
+}

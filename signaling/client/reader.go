@@ -136,7 +136,7 @@ func (c *Client) addCandidate(pcName string, cand *protocol.Candidate) error {
 	if cand == nil {
 		return nil
 	}
-	init := webrtc.ICECandidateInit{Candidate: cand.Candidate, SDPMid: cand.SDPMid, SDPMLineIndex: cand.SDPMLineIndex}
+	init := candidateInit(cand)
 	pc := c.pub
 	if pcName == protocol.PCSubscribe {
 		pc = c.sub

@@ -1,5 +1,7 @@
 // Package protocol defines Prism's WebSocket signaling messages: their Go
-// types, their JSON encoding and a strict decoder for untrusted input.
+// types, their JSON encoding and a decoder for untrusted input that is
+// strict about what it knows and ignores what it does not (so that fields
+// added later never break an older server or client).
 //
 // Every message is one JSON object with a "type" field. The first message a
 // client sends is "join", which carries the protocol version. The messages,
@@ -71,6 +73,8 @@ const (
 	CodeBadCandidate       = "bad_candidate"
 	CodeUnknownTrack       = "unknown_track"
 	CodeRateLimited        = "rate_limited"
+	CodeForbidden          = "forbidden"
+	CodeNegotiationFailed  = "negotiation_failed"
 	CodeServerShutdown     = "server_shutdown"
 	CodeInternal           = "internal"
 )
@@ -95,9 +99,11 @@ type Track struct {
 
 // Participant describes one member of a room.
 type Participant struct {
-	ID     string  `json:"id"`
-	Name   string  `json:"name"`
-	Tracks []Track `json:"tracks"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Metadata is what the participant gave at join, opaque to Prism.
+	Metadata string  `json:"metadata,omitempty"`
+	Tracks   []Track `json:"tracks"`
 }
 
 // Candidate is a trickled ICE candidate, as in RTCIceCandidateInit.
@@ -114,10 +120,11 @@ type Message struct {
 	Type string `json:"type"`
 
 	// join, joined
-	Version int    `json:"version,omitempty"`
-	Room    string `json:"room,omitempty"`
-	Name    string `json:"name,omitempty"`
-	Token   string `json:"token,omitempty"`
+	Version  int    `json:"version,omitempty"`
+	Room     string `json:"room,omitempty"`
+	Name     string `json:"name,omitempty"`
+	Metadata string `json:"metadata,omitempty"`
+	Token    string `json:"token,omitempty"`
 
 	// joined: own id and the others already in the room.
 	ParticipantID string        `json:"participant_id,omitempty"`
@@ -174,24 +181,25 @@ func ErrorMessage(err error) Message {
 
 // Limits on the fields of incoming messages.
 const (
-	maxNameLen  = 64
-	maxRoomLen  = 128
-	maxIDLen    = 128
-	maxTextLen  = 4096
-	maxTokenLen = 4096
+	maxNameLen     = 64
+	maxRoomLen     = 128
+	maxIDLen       = 128
+	maxTextLen     = 4096
+	maxTokenLen    = 4096
+	maxMetadataLen = 4096
 )
 
 // Decode parses and validates one message from a peer. It rejects input
-// over MaxMessageSize, malformed JSON, unknown fields, unknown types and
-// messages missing the fields their type requires, each with an *Error
-// that says what was wrong.
+// over MaxMessageSize, malformed JSON, fields of the wrong type, unknown
+// types and messages missing the fields their type requires, each with an
+// *Error that says what was wrong. Fields it does not know are ignored:
+// a newer peer may send fields this version has never heard of.
 func Decode(data []byte) (Message, error) {
 	var m Message
 	if len(data) > MaxMessageSize {
 		return m, Errorf(CodeTooLarge, "message is %d bytes; the limit is %d", len(data), MaxMessageSize)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		return Message{}, Errorf(CodeBadMessage, "invalid JSON: %v", err)
 	}
@@ -222,6 +230,9 @@ func (m *Message) validate() error {
 		}
 		if len(m.Token) > maxTokenLen {
 			return Errorf(CodeBadMessage, "join: token is over %d bytes", maxTokenLen)
+		}
+		if len(m.Metadata) > maxMetadataLen {
+			return Errorf(CodeBadMessage, "join: metadata is over %d bytes", maxMetadataLen)
 		}
 	case TypePublish:
 		if m.Track == nil || m.Track.ID == "" || len(m.Track.ID) > maxIDLen {
