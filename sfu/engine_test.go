@@ -130,25 +130,34 @@ func TestLayerSwitchByHand(t *testing.T) {
 	for i, src := range srcs {
 		track.Stream(i).onSenderReport(base, src.ts, now)
 	}
-	frame := func(keyEvery int, f int) {
+	f := 0
+	frame := func() {
 		for i, src := range srcs {
-			push(track.Stream(i), src.next(f%keyEvery == 0))
+			push(track.Stream(i), src.next(f%10 == 0))
+		}
+		f++
+		time.Sleep(time.Millisecond) // at a pace, as from a network
+	}
+	// switchTo asks for stream i and goes on publishing until the
+	// down-track forwards it, then for 20 frames more.
+	switchTo := func(i int) {
+		dt.SetStream(i)
+		for deadline := time.Now().Add(5 * time.Second); dt.Stats().Stream != i; frame() {
+			if time.Now().After(deadline) {
+				t.Fatalf("no switch to stream %d", i)
+			}
+		}
+		for range 20 {
+			frame()
 		}
 	}
-	f := 0
-	for ; f < 30; f++ {
-		frame(10, f)
+	switchTo(0)
+	switchTo(1)
+	switchTo(0)
+	waitFor(t, 5*time.Second, "the last packets", func() bool { return len(sub.packets(7)) >= 3*60 })
+	if n := dt.Stats().Switches; n != 2 {
+		t.Fatalf("%d switches, want 2", n)
 	}
-	dt.SetStream(1)
-	for ; f < 60; f++ {
-		frame(10, f)
-	}
-	dt.SetStream(0)
-	for ; f < 90; f++ {
-		frame(10, f)
-	}
-	waitFor(t, 5*time.Second, "the switches", func() bool { return dt.Stats().Switches == 2 && len(sub.packets(7)) >= 3*(30+20+20) })
-	time.Sleep(20 * time.Millisecond)
 	got := sub.packets(7)
 	if !isKeyframeStart(got[0]) {
 		t.Fatal("the first packet does not start a keyframe")

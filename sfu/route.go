@@ -38,6 +38,17 @@ type route struct {
 	tcpAddr net.Addr
 }
 
+// String names where the route leads.
+func (r route) String() string {
+	switch {
+	case r.udp.IsValid():
+		return r.udp.String()
+	case r.tcp != nil && r.tcpAddr != nil:
+		return "tcp:" + r.tcpAddr.String()
+	}
+	return ""
+}
+
 // mode returns the send mode for this route given whether Prism holds the
 // connection's SRTP keys.
 func (r route) mode(haveKeys bool) sendMode {

@@ -11,6 +11,8 @@ type Stats struct {
 	// ByMode those of the transports of each mode.
 	Total  TransportStats
 	ByMode map[string]TransportStats
+	// Each is every transport's own snapshot.
+	Each []TransportStats
 	// Workers is the number of fan-out workers; MissedJobs counts packet
 	// news a worker's full queue dropped (its down-tracks caught up from
 	// the cache).
@@ -29,6 +31,7 @@ func (s *SFU) Stats() Stats {
 	s.mu.Unlock()
 	for _, t := range ts {
 		ts := t.Stats()
+		st.Each = append(st.Each, ts)
 		st.Transports[ts.Mode]++
 		st.Total.add(ts)
 		sum := st.ByMode[ts.Mode]

@@ -79,6 +79,7 @@ type transportStats struct {
 	remb         atomic.Uint64
 	sent         atomic.Uint64
 	dropped      atomic.Uint64
+	routes       atomic.Uint64
 }
 
 // TransportStats is a snapshot of what a transport sent and heard.
@@ -97,6 +98,11 @@ type TransportStats struct {
 	KeyframeRequests uint64
 	// REMB is the last receiver-estimated maximum bitrate, in bits/s.
 	REMB uint64
+	// Route is where packets go (the selected pair's remote address, with
+	// tcp: for ICE-TCP); RouteChanges counts the times the selected pair
+	// changed once media had begun.
+	Route        string
+	RouteChanges uint64
 }
 
 // Stats returns what the transport sent and heard so far.
@@ -107,11 +113,13 @@ func (t *Transport) Stats() TransportStats {
 	if !t.active || t.closed {
 		mode = modeNone
 	}
+	where := t.pair.String()
 	t.mu.Unlock()
 	return TransportStats{
 		Mode: mode.String(), Sent: s.sent.Load(), Dropped: s.dropped.Load(),
 		TWCCFeedback: s.twccFeedback.Load(), TWCCAcked: s.twccAcked.Load(), TWCCLost: s.twccLost.Load(),
 		NACKs: s.nacks.Load(), Retransmits: s.retransmits.Load(), KeyframeRequests: s.keyframeReqs.Load(), REMB: s.remb.Load(),
+		Route: where, RouteChanges: s.routes.Load(),
 	}
 }
 
@@ -154,10 +162,14 @@ func (t *Transport) selectPair(pair *webrtc.ICECandidatePair) {
 		t.mu.Unlock()
 		return
 	}
+	changed := t.pair.String() != r.String()
 	t.pair = r
 	active := t.active
 	if active {
 		t.retapLocked()
+		if changed {
+			t.stats.routes.Add(1)
+		}
 	}
 	t.mu.Unlock()
 	t.log.Debug("selected pair", zap.Stringer("pair", pair), zap.Stringer("mode", r.mode(t.keysKnown())))

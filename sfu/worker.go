@@ -40,6 +40,9 @@ type worker struct {
 	memo       memo
 	transports map[*Transport]struct{}
 	behind     []*DownTrack
+	// fast is set while the timer ticks at tickInterval (someone is
+	// catching up); otherwise it ticks at reportTick.
+	fast bool
 }
 
 // job says that packet ext of stream stream of track is in its cache.
@@ -72,9 +75,11 @@ const (
 	jobQueue      = 2048
 	ctrlQueue     = 256
 	feedbackQueue = 1024
-	// tickInterval paces keyframe replays and catch-ups, and is the
-	// resolution of sender reports.
+	// tickInterval paces keyframe replays and catch-ups while any runs;
+	// otherwise the worker wakes every reportTick, the resolution of its
+	// transports' sender reports.
 	tickInterval = 5 * time.Millisecond
+	reportTick   = 100 * time.Millisecond
 	// replayPerTick bounds what one down-track catching up (a new
 	// subscriber replaying the last keyframe) sends per tick, and
 	// replayPerWorker what all of a worker's do: 50 joiners at once share
@@ -99,8 +104,8 @@ func newWorker(id int, b *batch, quit <-chan struct{}, log *zap.Logger) *worker 
 // run serves the worker's queues until the engine closes.
 func (w *worker) run() {
 	defer w.batch.close()
-	tick := time.NewTicker(tickInterval)
-	defer tick.Stop()
+	timer := time.NewTimer(reportTick)
+	defer timer.Stop()
 	for {
 		select {
 		case j := <-w.jobs:
@@ -113,14 +118,29 @@ func (w *worker) run() {
 		case fb := <-w.fb:
 			w.now = time.Now().UnixNano()
 			w.onFeedback(fb)
-		case now := <-tick.C:
+		case now := <-timer.C:
 			w.now = now.UnixNano()
 			w.onTick(now)
+			w.fast = len(w.behind) > 0
+			timer.Reset(w.tickPeriod())
 		case <-w.quit:
 			return
 		}
 		w.flush()
+		if !w.fast && len(w.behind) > 0 {
+			// A catch-up began: pace it from now.
+			w.fast = true
+			timer.Reset(tickInterval)
+		}
 	}
+}
+
+// tickPeriod is how long the worker sleeps until its next tick.
+func (w *worker) tickPeriod() time.Duration {
+	if w.fast {
+		return tickInterval
+	}
+	return reportTick
 }
 
 // drainJobs handles the packet news already waiting, so that they share

@@ -49,6 +49,8 @@ type options struct {
 	logLevel  string
 	logFormat string
 	pprof     string
+	workers   int
+	sendBatch int
 }
 
 // parseFlags reads flags, with PRISM_* environment variables as defaults.
@@ -62,6 +64,8 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "console", "log format: console or json")
 	fs.StringVar(&o.pprof, "pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off when empty")
+	fs.IntVar(&o.workers, "workers", 0, "fan-out workers (default: one per core, GOMAXPROCS)")
+	fs.IntVar(&o.sendBatch, "send-batch", 0, "datagrams per sendmmsg system call; 1 sends each on its own (default 32)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: prism [flags]\n\nRuns the Prism SFU. Each flag may also be set as PRISM_<NAME> (e.g. PRISM_UDP_PORT).\n\n")
 		fs.PrintDefaults()
@@ -80,6 +84,9 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.workers < 0 || o.sendBatch < 0 {
+		return o, fmt.Errorf("-workers %d, -send-batch %d: must not be negative", o.workers, o.sendBatch)
 	}
 	if o.udpPort == 0 {
 		_, port, err := net.SplitHostPort(o.addr)
@@ -137,7 +144,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if o.publicIP != "" {
 		public = []string{o.publicIP}
 	}
-	s, err := sfu.New(sfu.Config{UDPConn: udp, PublicIPs: public, Logger: log})
+	s, err := sfu.New(sfu.Config{UDPConn: udp, PublicIPs: public, Logger: log, Workers: o.workers, SendBatch: o.sendBatch})
 	if err != nil {
 		_ = udp.Close()
 		return err

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,8 @@ type Options struct {
 	JoinTimeout      time.Duration
 	PingInterval     time.Duration
 	AnswerTimeout    time.Duration
+	// TCP takes ICE over TCP on a listener of its own.
+	TCP bool
 	// SFU, when set, adjusts the SFU's configuration last.
 	SFU func(*sfu.Config)
 	// PublicIPs are advertised in Prism's ICE candidates instead of
@@ -41,6 +44,7 @@ type Server struct {
 	SFU       *sfu.SFU
 	Signaling *signaling.Server
 	http      *httptest.Server
+	udp       *net.UDPConn
 	closed    bool
 }
 
@@ -62,6 +66,13 @@ func StartServer(t testing.TB, o Options) *Server {
 		UDPConn: udp, LoopbackOnly: true, Logger: log, PublicIPs: o.PublicIPs,
 		KeyframeInterval: o.KeyframeInterval, AnswerTimeout: o.AnswerTimeout,
 	}
+	if o.TCP {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("listen tcp: %v", err)
+		}
+		cfg.TCPListener = ln
+	}
 	if o.SFU != nil {
 		o.SFU(&cfg)
 	}
@@ -76,10 +87,15 @@ func StartServer(t testing.TB, o Options) *Server {
 	hs := httptest.NewServer(signaling.NewMux(sig, web.Handler()))
 	srv := &Server{
 		HTTPURL: hs.URL, WSURL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws",
-		SFU: s, Signaling: sig, http: hs,
+		SFU: s, Signaling: sig, http: hs, udp: udp,
 	}
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// UDPAddr returns the address of Prism's media socket.
+func (s *Server) UDPAddr() netip.AddrPort {
+	return s.udp.LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
 // Close stops the server: clients are told, peer connections close, and

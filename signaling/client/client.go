@@ -32,8 +32,11 @@ type Config struct {
 	Metadata string
 	Token    string
 	// API builds the peer connections. Default: NewAPI(APIOptions{}).
-	API    *webrtc.API
-	Logger *zap.Logger
+	API *webrtc.API
+	// PeerConnection configures both peer connections: ICE servers (a TURN
+	// server, say) and the ICE transport policy.
+	PeerConnection webrtc.Configuration
+	Logger         *zap.Logger
 
 	// OnTrack is called, in a goroutine of its own, for each remote track.
 	// Read the track until Read returns an error.
@@ -169,10 +172,10 @@ func (c *Client) join(ctx context.Context) error {
 
 func (c *Client) newPeerConnections() error {
 	var err error
-	if c.pub, err = c.cfg.API.NewPeerConnection(webrtc.Configuration{}); err != nil {
+	if c.pub, err = c.cfg.API.NewPeerConnection(c.cfg.PeerConnection); err != nil {
 		return fmt.Errorf("publish connection: %w", err)
 	}
-	if c.sub, err = c.cfg.API.NewPeerConnection(webrtc.Configuration{}); err != nil {
+	if c.sub, err = c.cfg.API.NewPeerConnection(c.cfg.PeerConnection); err != nil {
 		_ = c.pub.Close()
 		return fmt.Errorf("subscribe connection: %w", err)
 	}
