@@ -24,10 +24,14 @@ import (
 type sentLog struct {
 	mu   sync.Mutex
 	sums map[uint64]uint32
+	ts   map[uint64]uint32 // RTP timestamp, by stamp sequence
+	ssrc uint32
 	mime string
 }
 
-func newSentLog(mime string) *sentLog { return &sentLog{sums: make(map[uint64]uint32), mime: mime} }
+func newSentLog(mime string) *sentLog {
+	return &sentLog{sums: make(map[uint64]uint32), ts: make(map[uint64]uint32), mime: mime}
+}
 
 func (l *sentLog) record(p *pionrtp.Packet) {
 	_, seq, ok := synth.ParseStamp(l.mime, p.Payload)
@@ -36,7 +40,16 @@ func (l *sentLog) record(p *pionrtp.Packet) {
 	}
 	l.mu.Lock()
 	l.sums[seq] = crc32.ChecksumIEEE(p.Payload)
+	l.ts[seq] = p.Timestamp
 	l.mu.Unlock()
+}
+
+// timestamp returns the RTP timestamp the publisher sent stamp seq with.
+func (l *sentLog) timestamp(seq uint64) (uint32, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ts, ok := l.ts[seq]
+	return ts, ok
 }
 
 func (l *sentLog) sum(seq uint64) (uint32, bool) {
@@ -106,6 +119,19 @@ func startPublisher(t *testing.T, srv *testenv.Server, room, name string, cfg cl
 	}()
 	t.Cleanup(p.stop)
 	return p
+}
+
+// videoSSRC and audioSSRC return the SSRCs the publisher sends with.
+func (p *publisher) videoSSRC() uint32 { return p.ssrcOf(p.videoID) }
+func (p *publisher) audioSSRC() uint32 { return p.ssrcOf(p.audioID) }
+
+func (p *publisher) ssrcOf(id string) uint32 {
+	for _, tr := range p.c.PublishConnection().GetTransceivers() {
+		if s := tr.Sender(); s != nil && s.Track() != nil && s.Track().ID() == id {
+			return uint32(s.GetParameters().Encodings[0].SSRC)
+		}
+	}
+	return 0
 }
 
 func (p *publisher) stop() {
