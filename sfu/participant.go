@@ -116,7 +116,7 @@ func newParticipant(s *SFU, roomID string, id Identity, events Events) (*Partici
 func (p *Participant) wire(pc *webrtc.PeerConnection, name PC) {
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c != nil {
-			p.events.Candidate(name, CandidateInit(pc, c))
+			p.events.Candidate(name, CandidateInit(c))
 		}
 	})
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
@@ -443,14 +443,19 @@ func (p *Participant) unsubscribe(t *Track) {
 	}
 }
 
-// CandidateInit returns c, a local candidate of pc, as RTCIceCandidateInit
-// with its usernameFragment, which pion leaves empty: the far end needs it
-// to tell a candidate of an old ICE generation from a current one.
-func CandidateInit(pc *webrtc.PeerConnection, c *webrtc.ICECandidate) webrtc.ICECandidateInit {
+// CandidateInit returns c, a local candidate, as RTCIceCandidateInit with
+// its usernameFragment, which pion's ToJSON leaves empty: the far end
+// needs it to tell a candidate of an old ICE generation from a current
+// one. pion writes the fragment into the candidate itself ("ufrag"), so it
+// is read from there, without touching the connection (whose ICE
+// parameters change under a lock pion does not take for readers).
+func CandidateInit(c *webrtc.ICECandidate) webrtc.ICECandidateInit {
 	init := c.ToJSON()
-	if params, err := pc.SCTP().Transport().ICETransport().GetLocalParameters(); err == nil && params.UsernameFragment != "" {
-		ufrag := params.UsernameFragment
-		init.UsernameFragment = &ufrag
+	if ic, err := c.ToICE(); err == nil {
+		if ext, ok := ic.GetExtension("ufrag"); ok && ext.Value != "" {
+			ufrag := ext.Value
+			init.UsernameFragment = &ufrag
+		}
 	}
 	return init
 }

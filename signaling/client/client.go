@@ -185,12 +185,12 @@ func (c *Client) newPeerConnections() error {
 	return nil
 }
 
-func (c *Client) trickle(peer *webrtc.PeerConnection, name string) {
-	peer.OnICECandidate(func(cand *webrtc.ICECandidate) {
+func (c *Client) trickle(pc *webrtc.PeerConnection, name string) {
+	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		if cand == nil {
 			return
 		}
-		pc := candidateMessage(sfu.CandidateInit(peer, cand))
+		pc := candidateMessage(sfu.CandidateInit(cand))
 		c.mu.Lock()
 		if !c.sdpSent[name] {
 			c.localCand[name] = append(c.localCand[name], pc)
