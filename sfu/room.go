@@ -47,10 +47,11 @@ func newRoom(s *SFU, id string) *Room {
 func (r *Room) ID() string { return r.id }
 
 // Snapshot is what a member finds when it joins: the others and their
-// tracks.
+// tracks. Others are the members to tell of the join.
 type Snapshot struct {
 	Participants []ParticipantInfo
 	Tracks       []*Track
+	others       []Member
 }
 
 // admit makes m a member and returns what was there before it. The caller
@@ -62,16 +63,16 @@ func (r *Room) admit(m Member) (Snapshot, error) {
 	if _, taken := r.members[id.ID]; taken {
 		return Snapshot{}, fmt.Errorf("join %s as %q: %w", r.id, id.ID, ErrIdentityInUse)
 	}
-	snap := Snapshot{Participants: r.infosLocked(), Tracks: append([]*Track(nil), r.router.tracks...)}
+	snap := Snapshot{Participants: r.infosLocked(), Tracks: append([]*Track(nil), r.router.tracks...), others: r.membersLocked()}
 	r.members[id.ID] = m
 	r.order = append(r.order, id.ID)
 	return snap, nil
 }
 
-// announce tells every other member that m joined.
-func (r *Room) announce(m Member) {
-	ev := Event{Kind: EventJoined, Participant: r.Info(m.Identity().ID)}
-	r.notifyOthers(m, ev)
+// announce tells the members that were there when m was admitted that it
+// joined; whoever joined since found m in its snapshot.
+func (r *Room) announce(m Member, snap Snapshot) {
+	notify(snap.others, Event{Kind: EventJoined, Participant: r.Info(m.Identity().ID)})
 }
 
 // Leave takes m out of the room, withdraws the tracks it still publishes
@@ -96,28 +97,31 @@ func (r *Room) Leave(m Member) {
 			theirs = append(theirs, t)
 		}
 	}
+	others := r.membersLocked()
 	r.mu.Unlock()
 	for _, t := range theirs {
 		r.Unpublish(t)
 	}
-	r.notifyOthers(m, Event{Kind: EventLeft, Participant: ParticipantInfo{ID: id}})
+	notify(others, Event{Kind: EventLeft, Participant: ParticipantInfo{ID: id}})
 	r.sfu.dropRoomIfEmpty(r)
 }
 
 // Publish adds t, a track of its owner, and tells every other member, who
-// may subscribe to it.
+// may subscribe to it. The members told are those of the moment the track
+// was added: one that joins later finds it in its snapshot instead.
 func (r *Room) Publish(t *Track) error {
 	if !t.owner.Identity().Permissions.Publish {
 		return fmt.Errorf("publish %s: %w: no publish permission", t.ID(), ErrForbidden)
 	}
 	r.mu.Lock()
-	if r.members[t.owner.Identity().ID] != t.owner {
+	if r.members[t.owner.Identity().ID] != t.owner || t.IsClosed() {
 		r.mu.Unlock()
 		return fmt.Errorf("publish %s: %w", t.ID(), ErrParticipantClosed)
 	}
 	r.router.tracks = append(r.router.tracks, t)
+	others := r.othersLocked(t.owner)
 	r.mu.Unlock()
-	r.notifyOthers(t.owner, Event{Kind: EventTrackPublished, Track: t.Info(), Source: t})
+	notify(others, Event{Kind: EventTrackPublished, Track: t.Info(), Source: t})
 	return nil
 }
 
@@ -132,15 +136,19 @@ func (r *Room) Unpublish(t *Track) {
 			break
 		}
 	}
+	others := r.othersLocked(t.owner)
 	r.mu.Unlock()
 	if found {
-		r.notifyOthers(t.owner, Event{Kind: EventTrackUnpublished, Track: t.Info(), Source: t})
+		notify(others, Event{Kind: EventTrackUnpublished, Track: t.Info(), Source: t})
 	}
 }
 
 // TrackMuted tells every other member that t was muted or unmuted.
 func (r *Room) TrackMuted(t *Track) {
-	r.notifyOthers(t.owner, Event{Kind: EventTrackMuted, Track: t.Info(), Source: t})
+	r.mu.Lock()
+	others := r.othersLocked(t.owner)
+	r.mu.Unlock()
+	notify(others, Event{Kind: EventTrackMuted, Track: t.Info(), Source: t})
 }
 
 // Chat relays text from a member to every member, the sender included.
@@ -150,9 +158,7 @@ func (r *Room) Chat(from Member, text string) error {
 		return fmt.Errorf("chat: %w: no data permission", ErrForbidden)
 	}
 	ev := Event{Kind: EventChat, Participant: ParticipantInfo{ID: id.ID, Name: id.Name, Metadata: id.Metadata}, Text: text, At: time.Now()}
-	for _, m := range r.Members() {
-		m.Notify(ev)
-	}
+	notify(r.Members(), ev)
 	return nil
 }
 
@@ -160,9 +166,24 @@ func (r *Room) Chat(from Member, text string) error {
 func (r *Room) Members() []Member {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.membersLocked()
+}
+
+func (r *Room) membersLocked() []Member {
 	out := make([]Member, 0, len(r.order))
 	for _, id := range r.order {
 		out = append(out, r.members[id])
+	}
+	return out
+}
+
+// othersLocked returns every member but except.
+func (r *Room) othersLocked(except Member) []Member {
+	out := make([]Member, 0, len(r.order))
+	for _, id := range r.order {
+		if m := r.members[id]; m != except {
+			out = append(out, m)
+		}
 	}
 	return out
 }
@@ -204,12 +225,10 @@ func (r *Room) Tracks() []*Track {
 	return append([]*Track(nil), r.router.tracks...)
 }
 
-// notifyOthers tells every member but except of ev.
-func (r *Room) notifyOthers(except Member, ev Event) {
-	for _, m := range r.Members() {
-		if m != except {
-			m.Notify(ev)
-		}
+// notify tells each of members of ev, outside the room's lock.
+func notify(members []Member, ev Event) {
+	for _, m := range members {
+		m.Notify(ev)
 	}
 }
 

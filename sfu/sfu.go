@@ -224,7 +224,7 @@ func (s *SFU) Join(roomID string, id Identity, events Events) (*Participant, []P
 		return nil, nil, err
 	}
 	p.room = room
-	room.announce(p)
+	room.announce(p, snap)
 	for _, t := range snap.Tracks {
 		p.subscribe(t)
 	}
