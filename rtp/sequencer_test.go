@@ -1,6 +1,9 @@
 package rtp
 
-import "testing"
+import (
+	"testing"
+	"unsafe"
+)
 
 // A down-track that skips packets on purpose sends a stream without gaps;
 // a packet lost before Prism stays a gap the subscriber can NACK; a late
@@ -33,11 +36,11 @@ func TestSequencerSkipsLeaveNoGap(t *testing.T) {
 		if !ok || out != st.want {
 			t.Fatalf("step %d (src %d): out %d %v, want %d", i, st.src, out, ok, st.want)
 		}
-		s.Record(SeqEntry{SrcExt: st.src, Out: out, Timestamp: uint32(st.src) * 10})
+		s.Record(SeqEntry{Src: uint32(st.src), Out: out, Timestamp: uint32(st.src) * 10})
 	}
 	for out, src := range map[uint16]uint64{65534: 1000, 65535: 1003, 0: 1004, 1: 1005, 2: 1007} {
 		e, ok := s.Lookup(out)
-		if !ok || e.SrcExt != src || e.Timestamp != uint32(src)*10 {
+		if !ok || e.ExtendFrom(1007) != src || e.Timestamp != uint32(src)*10 {
 			t.Fatalf("Lookup(%d) = %+v %v, want src %d", out, e, ok, src)
 		}
 	}
@@ -75,12 +78,12 @@ func TestSequencerLookupWindow(t *testing.T) {
 	s.Start(0, 1)
 	for src := uint64(1); src <= 100; src++ {
 		out, _ := s.Next(src)
-		s.Record(SeqEntry{SrcExt: src, Out: out})
+		s.Record(SeqEntry{Src: uint32(src), Out: out})
 	}
-	if e, ok := s.Lookup(99); !ok || e.SrcExt != 100 {
+	if e, ok := s.Lookup(99); !ok || e.ExtendFrom(100) != 100 {
 		t.Fatalf("newest: %+v %v", e, ok)
 	}
-	if e, ok := s.Lookup(84); !ok || e.SrcExt != 85 {
+	if e, ok := s.Lookup(84); !ok || e.ExtendFrom(100) != 85 {
 		t.Fatalf("oldest kept: %+v %v", e, ok)
 	}
 	if _, ok := s.Lookup(83); ok {
@@ -120,9 +123,19 @@ func BenchmarkSequencer(b *testing.B) {
 			continue
 		}
 		out, _ := s.Next(src)
-		s.Record(SeqEntry{SrcExt: src, Out: out})
+		s.Record(SeqEntry{Src: uint32(src), Out: out})
 		if i%64 == 0 {
 			s.Lookup(out - 10)
 		}
+	}
+}
+
+func TestSeqEntrySize(t *testing.T) {
+	if n := unsafe.Sizeof(SeqEntry{}); n != 16 {
+		t.Fatalf("SeqEntry is %d bytes, want 16", n)
+	}
+	e := SeqEntry{Src: 0xfffffff0}
+	if got := e.ExtendFrom(1<<32 + 5); got != 0xfffffff0 {
+		t.Fatalf("ExtendFrom across a 32-bit wrap: %#x", got)
 	}
 }

@@ -8,9 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
-	"go.uber.org/zap"
 
 	prtp "github.com/prismsfu/prism/rtp"
 )
@@ -27,7 +25,6 @@ const transportCCURI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide
 type DownTrack struct {
 	track *Track
 	t     *Transport
-	log   *zap.Logger
 
 	// sender is set once the down-track is on the connection.
 	sender *webrtc.RTPSender
@@ -68,7 +65,7 @@ type downTrackStats struct {
 const AllTemporal = 7
 
 func newDownTrack(t *Transport, track *Track) *DownTrack {
-	dt := &DownTrack{track: track, t: t, log: t.log.With(zap.String("track", track.ID()))}
+	dt := &DownTrack{track: track, t: t}
 	dt.maxTemporal.Store(AllTemporal)
 	dt.current.Store(-1)
 	dt.fwd.init(track)
@@ -200,15 +197,15 @@ func (dt *DownTrack) requestKeyframe() {
 // onReceptionReport keeps what the subscriber's receiver report says of
 // this down-track: loss, jitter and, when it answers Prism's last sender
 // report, the round-trip time.
-func (dt *DownTrack) onReceptionReport(r *rtcp.ReceptionReport, now time.Time) {
+func (dt *DownTrack) onReceptionReport(r prtp.ReceptionReport, now time.Time) {
 	dt.stats.lossFrac.Store(uint32(r.FractionLost))
 	dt.stats.jitter.Store(r.Jitter)
 	last := dt.lastSR.Load()
-	if r.LastSenderReport == 0 || uint32(last>>32) != r.LastSenderReport {
+	if r.LastSR == 0 || uint32(last>>32) != r.LastSR {
 		return
 	}
 	sinceSR := time.Duration(uint32(now.UnixMilli())-uint32(last)) * time.Millisecond
-	delay := time.Duration(r.Delay) * time.Second / 65536
+	delay := time.Duration(r.DelaySinceSR) * time.Second / 65536
 	if rtt := sinceSR - delay; rtt >= 0 {
 		dt.stats.rtt.Store(int64(rtt))
 	}

@@ -3,65 +3,53 @@ package sfu
 import (
 	"time"
 
-	"github.com/pion/rtcp"
+	prtp "github.com/prismsfu/prism/rtp"
 )
 
 // receiveSRTCP decrypts and handles one SRTCP packet from the subscriber.
 // It runs on the socket goroutine that read it.
 func (t *Transport) receiveSRTCP(b []byte) {
 	t.rmu.Lock()
+	defer t.rmu.Unlock()
 	if t.rctx == nil {
-		t.rmu.Unlock()
 		return
 	}
 	plain, err := t.rctx.DecryptRTCP(t.rbuf[:0], b, nil)
 	if err != nil {
-		t.rmu.Unlock()
 		return
 	}
-	// Unmarshal allocates; RTCP arrives a few dozen times a second per
-	// subscriber, not once per packet.
-	pkts, err := rtcp.Unmarshal(plain)
-	t.rmu.Unlock()
-	if err != nil {
-		return
-	}
-	t.handleRTCP(pkts)
+	t.handleRTCP(plain)
 }
 
-// handleRTCP acts on the subscriber's RTCP: reports and keyframe requests
-// at once, NACKs and congestion feedback on the worker, which owns what
-// they need.
-func (t *Transport) handleRTCP(pkts []rtcp.Packet) {
+// handleRTCP acts on a compound RTCP packet from the subscriber, without
+// allocating: reports and keyframe requests at once, NACKs and congestion
+// feedback on the worker, which owns what they need.
+func (t *Transport) handleRTCP(b []byte) {
 	now := time.Now()
-	for _, p := range pkts {
-		switch p := p.(type) {
-		case *rtcp.ReceiverReport:
-			t.onReports(p.Reports, now)
-		case *rtcp.SenderReport:
-			t.onReports(p.Reports, now)
-		case *rtcp.PictureLossIndication:
-			t.keyframeRequest(p.MediaSSRC)
-		case *rtcp.FullIntraRequest:
-			for _, e := range p.FIR {
-				t.keyframeRequest(e.SSRC)
+	for pt, count, pkt, rest, ok := prtp.NextRTCP(b); ok; pt, count, pkt, rest, ok = prtp.NextRTCP(rest) {
+		switch {
+		case pt == prtp.RTCPReceiverReport || pt == prtp.RTCPSenderReport:
+			prtp.ReceptionReports(pkt, func(r prtp.ReceptionReport) {
+				if dt := t.downTrack(r.SSRC); dt != nil {
+					dt.onReceptionReport(r, now)
+				}
+			})
+		case pt == prtp.RTCPPayloadFB && count == prtp.FMTPLI:
+			if ssrc, ok := prtp.MediaSSRC(pkt); ok {
+				t.keyframeRequest(ssrc)
 			}
-		case *rtcp.TransportLayerNack:
+		case pt == prtp.RTCPPayloadFB && count == prtp.FMTFIR:
+			prtp.FIRs(pkt, t.keyframeRequest)
+		case pt == prtp.RTCPPayloadFB && count == prtp.FMTAFB:
+			if bps, ok := prtp.REMB(pkt); ok {
+				t.stats.remb.Store(bps)
+			}
+		case pt == prtp.RTCPTransportFB && count == prtp.FMTNACK:
 			t.stats.nacks.Add(1)
-			t.w.feedback(t, p)
-		case *rtcp.TransportLayerCC:
+			t.w.feedback(t, pkt)
+		case pt == prtp.RTCPTransportFB && count == prtp.FMTTWCC:
 			t.stats.twccFeedback.Add(1)
-			t.w.feedback(t, p)
-		case *rtcp.ReceiverEstimatedMaximumBitrate:
-			t.stats.remb.Store(uint64(p.Bitrate))
-		}
-	}
-}
-
-func (t *Transport) onReports(reports []rtcp.ReceptionReport, now time.Time) {
-	for i := range reports {
-		if dt := t.downTrack(reports[i].SSRC); dt != nil {
-			dt.onReceptionReport(&reports[i], now)
+			t.w.feedback(t, pkt)
 		}
 	}
 }
@@ -83,56 +71,39 @@ const maxRetransmitsPerNACK = 64
 
 // onNACK resends what a subscriber lost, from the publisher's cache.
 // Called on the worker.
-func (t *Transport) onNACK(n *rtcp.TransportLayerNack) {
-	dt := t.downTrack(n.MediaSSRC)
+func (t *Transport) onNACK(pkt []byte) {
+	ssrc, _ := prtp.MediaSSRC(pkt)
+	dt := t.downTrack(ssrc)
 	if dt == nil {
 		return
 	}
 	budget := maxRetransmitsPerNACK
-	for _, pair := range n.Nacks {
-		pair.Range(func(seq uint16) bool {
-			if dt.retransmit(seq) {
-				t.stats.retransmits.Add(1)
-			}
-			budget--
-			return budget > 0
-		})
-	}
+	prtp.NACKs(pkt, func(seq uint16) bool {
+		if dt.retransmit(seq) {
+			t.stats.retransmits.Add(1)
+		}
+		budget--
+		return budget > 0
+	})
 }
 
 // onTWCC matches transport-wide feedback against what was sent: where the
 // bandwidth estimator of the congestion-control work will sit. For now it
 // counts the packets the subscriber reports received and lost. Called on
 // the worker.
-func (t *Transport) onTWCC(fb *rtcp.TransportLayerCC) {
-	seq := fb.BaseSequenceNumber
-	count := func(status uint16, n int) {
-		for range n {
-			if _, ok := t.history.get(seq); ok {
-				if status == rtcp.TypeTCCPacketNotReceived {
-					t.stats.twccLost.Add(1)
-				} else {
-					t.stats.twccAcked.Add(1)
-				}
-			}
-			seq++
-		}
+func (t *Transport) onTWCC(pkt []byte) {
+	var err error
+	if _, t.w.twcc, err = prtp.ParseTWCC(pkt, t.w.twcc); err != nil {
+		return
 	}
-	left := int(fb.PacketStatusCount)
-	for _, chunk := range fb.PacketChunks {
-		switch c := chunk.(type) {
-		case *rtcp.RunLengthChunk:
-			n := min(int(c.RunLength), left)
-			count(c.PacketStatusSymbol, n)
-			left -= n
-		case *rtcp.StatusVectorChunk:
-			for _, s := range c.SymbolList {
-				if left == 0 {
-					break
-				}
-				count(s, 1)
-				left--
-			}
+	for _, p := range t.w.twcc {
+		if _, ok := t.history.get(p.Seq); !ok {
+			continue
+		}
+		if p.Received {
+			t.stats.twccAcked.Add(1)
+		} else {
+			t.stats.twccLost.Add(1)
 		}
 	}
 }

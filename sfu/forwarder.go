@@ -122,17 +122,23 @@ func (dt *DownTrack) deliver(si uint8, upto uint64) {
 	}
 }
 
-// advance deals with stream i's packets up to upto, within budget, and
-// reports whether it got there.
+// advance deals with stream i's packets up to upto, within budget (of
+// packets forwarded: one the cache does not have costs nothing), and
+// reports whether it got there. Packets older than the cache holds are
+// skipped at once.
 func (dt *DownTrack) advance(i int, upto uint64, budget *int) bool {
 	f := &dt.fwd
+	if window := uint64(dt.track.Stream(i).cache.Size()); upto-f.cursor[i] > window {
+		f.cursor[i] = upto - window
+	}
 	for f.cursor[i] < upto {
 		if *budget <= 0 {
 			return false
 		}
 		f.cursor[i]++
-		dt.process(i, f.cursor[i])
-		*budget--
+		if dt.process(i, f.cursor[i]) {
+			*budget--
+		}
 	}
 	return true
 }
@@ -177,26 +183,28 @@ func (dt *DownTrack) applyRequests() {
 	}
 }
 
-// process deals with packet ext of stream i, which the down-track follows.
-func (dt *DownTrack) process(i int, ext uint64) {
+// process deals with packet ext of stream i, which the down-track follows,
+// and reports whether the packet was there to deal with.
+func (dt *DownTrack) process(i int, ext uint64) bool {
 	f := &dt.fwd
 	st := dt.track.Stream(i)
 	if st == nil {
-		return
+		return false
 	}
 	m, pkt, ok := dt.t.w.fetch(st, ext)
 	if !ok {
-		return // lost before Prism, or gone from the cache
+		return false // lost before Prism, or gone from the cache
 	}
 	if i != f.current {
 		// The wanted stream: it starts at its next keyframe (audio at
 		// any packet).
 		if i != f.target || (f.video && !m.Is(prtp.FlagKeyframe)) {
-			return
+			return true
 		}
 		dt.switchTo(i, m)
 	}
 	dt.forward(i, m, pkt)
+	return true
 }
 
 // switchTo starts forwarding stream i at m, a keyframe: a new epoch of
@@ -258,7 +266,7 @@ func (dt *DownTrack) forward(i int, m *prtp.Meta, pkt []byte) {
 		f.vp8.Munge(&d)
 		vp8 = &d
 	}
-	f.seq.Record(prtp.SeqEntry{SrcExt: m.Ext, Timestamp: ts, Out: out, PictureID: d.PictureID, TL0PICIDX: d.TL0PICIDX, KeyIdx: d.KeyIdx, Stream: uint8(i)})
+	f.seq.Record(prtp.SeqEntry{Src: uint32(m.Ext), Timestamp: ts, Out: out, PictureID: d.PictureID, TL0PICIDX: d.TL0PICIDX, KeyIdx: d.KeyIdx, Stream: uint8(i)})
 	if f.packets == 0 || int32(ts-f.lastTS) > 0 {
 		f.lastTS, f.lastArrival = ts, m.Arrival
 	}
@@ -321,7 +329,7 @@ func (dt *DownTrack) retransmit(seq uint16) bool {
 		return false
 	}
 	w := dt.t.w
-	m, pkt, ok := w.fetch(st, e.SrcExt)
+	m, pkt, ok := w.fetch(st, e.ExtendFrom(st.cache.Highest()))
 	if !ok || time.Duration(w.now-m.Arrival) > maxRetransmitAge {
 		return false // too late to help; resending only adds load
 	}

@@ -96,7 +96,7 @@ const maxTracks = 16
 func newParticipant(s *SFU, roomID string, id Identity, events Events) (*Participant, error) {
 	p := &Participant{
 		sfu: s, id: id, events: events,
-		log:        s.log.With(zap.String("room", roomID), zap.String("participant", id.ID)),
+		log:        s.log.WithLazy(zap.String("room", roomID), zap.String("participant", id.ID)),
 		declared:   make(map[string]TrackInfo),
 		published:  make(map[string]*Track),
 		subscribed: make(map[*Track]*DownTrack),

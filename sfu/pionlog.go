@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/pion/logging"
 	"go.uber.org/zap"
@@ -11,14 +12,25 @@ import (
 // like Prism's and leave stderr alone. pion's errors are mostly transient
 // (a write racing a close), so they arrive as warnings, its warnings as
 // info, and the rest at debug level; trace output is dropped.
+//
+// pion asks for a logger per component per connection; the factory keeps
+// one per component, so a thousand connections do not hold a thousand
+// copies of the same logger.
 func PionLogger(log *zap.Logger) logging.LoggerFactory {
-	return pionFactory{log: log.WithOptions(zap.AddCallerSkip(1))}
+	return &pionFactory{log: log.WithOptions(zap.AddCallerSkip(1))}
 }
 
-type pionFactory struct{ log *zap.Logger }
+type pionFactory struct {
+	log    *zap.Logger
+	scopes sync.Map // scope → pionLogger
+}
 
-func (f pionFactory) NewLogger(scope string) logging.LeveledLogger {
-	return pionLogger{f.log.With(zap.String("pion", scope)).Sugar()}
+func (f *pionFactory) NewLogger(scope string) logging.LeveledLogger {
+	if l, ok := f.scopes.Load(scope); ok {
+		return l.(pionLogger)
+	}
+	l, _ := f.scopes.LoadOrStore(scope, pionLogger{f.log.With(zap.String("pion", scope)).Sugar()})
+	return l.(pionLogger)
 }
 
 type pionLogger struct{ s *zap.SugaredLogger }

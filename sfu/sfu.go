@@ -12,6 +12,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 )
@@ -53,13 +54,14 @@ type Config struct {
 // SFU holds the rooms of one server, the fan-out engine and the WebRTC
 // settings shared by every peer connection.
 type SFU struct {
-	cfg    Config
-	log    *zap.Logger
-	engine *Engine
-	tap    *rtcpTap
-	udpMux ice.UDPMux
-	tcp    *tcpMux
-	pubAPI *webrtc.API
+	cfg     Config
+	log     *zap.Logger
+	pionLog logging.LoggerFactory
+	engine  *Engine
+	tap     *rtcpTap
+	udpMux  ice.UDPMux
+	tcp     *tcpMux
+	pubAPI  *webrtc.API
 	// settings and subMedia make each subscribe connection's API, which
 	// is its own so that its DTLS hooks can catch that connection's keys.
 	settings webrtc.SettingEngine
@@ -96,7 +98,8 @@ func New(cfg Config) (*SFU, error) {
 		return nil, fmt.Errorf("sfu: engine: %w", err)
 	}
 	s.engine = engine
-	pionLog := PionLogger(s.log)
+	s.pionLog = PionLogger(s.log)
+	pionLog := s.pionLog
 	s.udpMux = webrtc.NewICEUDPMux(pionLog.NewLogger("ice"), &tapConn{UDPConn: cfg.UDPConn, tap: s.tap})
 	if cfg.TCPListener != nil {
 		s.tcp = newTCPMux(cfg.TCPListener, s.tap, pionLog.NewLogger("ice-tcp"))
@@ -117,7 +120,7 @@ func New(cfg Config) (*SFU, error) {
 // settingEngine returns the settings shared by every peer connection: one
 // UDP port (and one TCP port, when set), AES-GCM SRTP first, no mDNS.
 func (s *SFU) settingEngine() webrtc.SettingEngine {
-	se := webrtc.SettingEngine{LoggerFactory: PionLogger(s.log)}
+	se := webrtc.SettingEngine{LoggerFactory: s.pionLog}
 	se.SetICEUDPMux(s.udpMux)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if s.tcp != nil {
@@ -146,6 +149,10 @@ func (s *SFU) settingEngine() webrtc.SettingEngine {
 			s.log.Warn("public IP", zap.Strings("ips", s.cfg.PublicIPs), zap.Error(err))
 		}
 	}
+	// Link-local addresses reach nobody beyond the link: a candidate on
+	// one is a wasted pair for every client, and pion gives each local
+	// address its own muxed connection, goroutine and buffers.
+	se.SetIPFilter(func(ip net.IP) bool { return !ip.IsLinkLocalUnicast() })
 	if s.cfg.LoopbackOnly {
 		loop := func(ip net.IP) bool { return ip.IsLoopback() }
 		se.SetIncludeLoopbackCandidate(true)
@@ -279,9 +286,14 @@ func (s *SFU) Rooms() int {
 func (s *SFU) Engine() *Engine { return s.engine }
 
 // Close asks every member to leave (a participant's client is told through
-// Events.Closed) and waits until every goroutine of the SFU has ended.
+// Events.Closed) and waits until every goroutine of the SFU has ended. A
+// second Close does nothing.
 func (s *SFU) Close() error {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
 	s.closed = true
 	var all []Member
 	for _, r := range s.rooms {

@@ -83,7 +83,7 @@ func newTrack(e *Engine, owner Member, c TrackConfig, kfInterval time.Duration, 
 	t := &Track{
 		owner: owner, engine: e, codec: c.Codec,
 		kind:             prtp.CodecFromMime(c.Codec.MimeType),
-		log:              log.With(zap.String("track", c.Info.ID)),
+		log:              log.WithLazy(zap.String("track", c.Info.ID)),
 		keyframeInterval: kfInterval,
 		pli:              c.PLI,
 		onClose:          c.OnClose,

@@ -309,12 +309,13 @@ func (t *Transport) startDownTrack(dt *DownTrack) {
 // readSenderRTCP reads one sender's RTCP through pion until the sender
 // stops: the fallback for connections whose keys Prism does not hold.
 func (t *Transport) readSenderRTCP(s *webrtc.RTPSender) {
+	buf := make([]byte, 1500)
 	for {
-		pkts, _, err := s.ReadRTCP()
+		n, _, err := s.Read(buf)
 		if err != nil {
 			return
 		}
-		t.handleRTCP(pkts)
+		t.handleRTCP(buf[:n])
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/rtcp"
 	pionrtp "github.com/pion/rtp"
 	"go.uber.org/zap"
 
@@ -38,6 +37,7 @@ type worker struct {
 	hdr        pionrtp.Header
 	rtcp       []byte
 	memo       memo
+	twcc       []prtp.TWCCPacket // ParseTWCC's buffer
 	transports map[*Transport]struct{}
 	behind     []*DownTrack
 	// fast is set while the timer ticks at tickInterval (someone is
@@ -52,11 +52,18 @@ type job struct {
 	ext    uint64
 }
 
-// feedback is one RTCP packet from a subscriber, for the worker.
+// feedback is one RTCP feedback packet from a subscriber (a NACK or TWCC
+// feedback), copied for the worker.
 type feedback struct {
-	t *Transport
-	p rtcp.Packet
+	t   *Transport
+	n   int
+	pkt [maxFeedback]byte
 }
+
+// maxFeedback is the largest feedback packet handed to a worker: a TWCC
+// feedback reports on about a hundred packets in 200 bytes. Larger ones
+// are dropped; the subscriber sends the next one in 100 ms.
+const maxFeedback = 512
 
 // memo is the packet the worker last copied out of a cache: every
 // subscriber in its shard forwards the same packet in turn, so it is
@@ -74,7 +81,7 @@ type memo struct {
 const (
 	jobQueue      = 2048
 	ctrlQueue     = 256
-	feedbackQueue = 1024
+	feedbackQueue = 256
 	// tickInterval paces keyframe replays and catch-ups while any runs;
 	// otherwise the worker wakes every reportTick, the resolution of its
 	// transports' sender reports.
@@ -117,7 +124,7 @@ func (w *worker) run() {
 			f()
 		case fb := <-w.fb:
 			w.now = time.Now().UnixNano()
-			w.onFeedback(fb)
+			w.onFeedback(&fb)
 		case now := <-timer.C:
 			w.now = now.UnixNano()
 			w.onTick(now)
@@ -163,13 +170,13 @@ func (w *worker) onPacket(j job) {
 	}
 }
 
-func (w *worker) onFeedback(fb feedback) {
-	switch p := fb.p.(type) {
-	case *rtcp.TransportLayerNack:
-		fb.t.onNACK(p)
-	case *rtcp.TransportLayerCC:
-		fb.t.onTWCC(p)
+func (w *worker) onFeedback(fb *feedback) {
+	pkt := fb.pkt[:fb.n]
+	if _, format, _, _, ok := prtp.NextRTCP(pkt); ok && format == prtp.FMTTWCC {
+		fb.t.onTWCC(pkt)
+		return
 	}
+	fb.t.onNACK(pkt)
 }
 
 // onTick continues catch-ups, paced, and sends the sender reports due.
@@ -258,11 +265,17 @@ func (w *worker) doWait(f func()) {
 	}
 }
 
-// feedback hands an RTCP packet to the worker, or drops it when the
-// worker is that far behind: the subscriber will ask again.
-func (w *worker) feedback(t *Transport, p rtcp.Packet) {
+// feedback hands a copy of an RTCP feedback packet to the worker, or
+// drops it when the worker is that far behind: the subscriber will ask
+// again.
+func (w *worker) feedback(t *Transport, pkt []byte) {
+	if len(pkt) > maxFeedback {
+		return
+	}
+	fb := feedback{t: t, n: len(pkt)}
+	copy(fb.pkt[:], pkt)
 	select {
-	case w.fb <- feedback{t: t, p: p}:
+	case w.fb <- fb:
 	default:
 	}
 }

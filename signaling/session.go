@@ -18,8 +18,9 @@ import (
 )
 
 // outQueue is how many messages may wait for a slow client before the
-// session drops it.
-const outQueue = 512
+// session drops it: a join into a room of a hundred announces a few
+// hundred at once.
+const outQueue = 256
 
 // writeTimeout bounds one WebSocket write.
 const writeTimeout = 5 * time.Second
@@ -296,7 +297,7 @@ func (ss *session) join(m protocol.Message) bool {
 		return false
 	}
 	ss.p = p
-	ss.log.Store(ss.logger().With(zap.String("room", m.Room), zap.String("participant", p.ID())))
+	ss.log.Store(ss.logger().WithLazy(zap.String("room", m.Room), zap.String("participant", p.ID())))
 	parts := make([]protocol.Participant, 0, len(others))
 	for _, o := range others {
 		parts = append(parts, participantMessage(o))
