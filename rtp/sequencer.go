@@ -173,6 +173,13 @@ func (s *Sequencer) Lookup(out uint16) (SeqEntry, bool) {
 	return e, true
 }
 
+// ROC returns the SRTP rollover counter of the packet sent as out, counted
+// from the first packet this sequencer numbered (RFC 3711 section 3.3.1:
+// the receiver's counter starts at 0 with the first packet it sees).
+func (s *Sequencer) ROC(out uint16) uint32 {
+	return uint32(Extend(s.nextOut-1, out)>>16) - 1
+}
+
 // LastOut returns the output number of the newest packet numbered.
 func (s *Sequencer) LastOut() uint16 { return uint16(s.nextOut - 1) }
 

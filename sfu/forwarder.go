@@ -277,7 +277,7 @@ func (dt *DownTrack) forward(i int, m *prtp.Meta, pkt []byte) {
 	}
 	h := dt.hdr
 	h.Seq, h.Timestamp, h.Marker = out, ts, m.Is(prtp.FlagMarker)
-	if !dt.t.send(dt, &h, pkt, m, vp8) {
+	if !dt.t.send(dt, &h, pkt, m, vp8, f.seq.ROC(out)) {
 		// Numbered but not sent: the subscriber sees the gap and NACKs
 		// it. The rest of the frame goes the same way.
 		dt.stats.dropped.Add(1)
@@ -341,5 +341,5 @@ func (dt *DownTrack) retransmit(seq uint16) bool {
 		d.PictureID, d.TL0PICIDX, d.KeyIdx = e.PictureID, e.TL0PICIDX, e.KeyIdx
 		vp8 = &d
 	}
-	return dt.t.send(dt, &h, pkt, m, vp8)
+	return dt.t.send(dt, &h, pkt, m, vp8, f.seq.ROC(e.Out))
 }

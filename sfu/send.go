@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"encoding/binary"
 	"sync"
 
 	"github.com/pion/rtcp"
@@ -17,7 +18,7 @@ import (
 // reports false when the packet could not be queued (no route yet, a full
 // writer queue). It never blocks and allocates nothing. Called on the
 // worker.
-func (t *Transport) send(dt *DownTrack, h *prtp.OutHeader, src []byte, m *prtp.Meta, vp8 *prtp.VP8Descriptor) bool {
+func (t *Transport) send(dt *DownTrack, h *prtp.OutHeader, src []byte, m *prtp.Meta, vp8 *prtp.VP8Descriptor, roc uint32) bool {
 	w := t.w
 	if t.twccID != 0 {
 		h.TWCCID, h.TWCCSeq = t.twccID, t.twccSeq
@@ -27,7 +28,7 @@ func (t *Transport) send(dt *DownTrack, h *prtp.OutHeader, src []byte, m *prtp.M
 	case modeUDP:
 		n := h.WriteTo(w.plain[:], src, m, vp8)
 		d := w.datagram()
-		if n == 0 || !t.encrypt(d.buf[:], w.plain[:n], &d.n) {
+		if n == 0 || !t.encrypt(d.buf[:], w.plain[:n], roc, &d.n) {
 			w.unget()
 			return false
 		}
@@ -40,7 +41,7 @@ func (t *Transport) send(dt *DownTrack, h *prtp.OutHeader, src []byte, m *prtp.M
 		}
 		if t.mode == modeTCP {
 			n := h.WriteTo(w.plain[:], src, m, vp8)
-			if n == 0 || !t.encrypt(slot.buf[:], w.plain[:n], &slot.n) {
+			if n == 0 || !t.encrypt(slot.buf[:], w.plain[:n], roc, &slot.n) {
 				t.slow.cancel()
 				return false
 			}
@@ -66,14 +67,28 @@ func (t *Transport) send(dt *DownTrack, h *prtp.OutHeader, src []byte, m *prtp.M
 	return true
 }
 
-// encrypt protects an RTP packet into dst and stores its length in n.
-func (t *Transport) encrypt(dst, plain []byte, n *int) bool {
+// encrypt protects an RTP packet into dst and stores its length in n: with
+// Prism's own AES-GCM when that is the profile, else with pion's context.
+func (t *Transport) encrypt(dst, plain []byte, roc uint32, n *int) bool {
+	if t.gcm != nil {
+		*n = len(t.gcm.seal(dst, plain, rtpHeaderLen(plain), roc))
+		return true
+	}
 	out, err := t.ctx.EncryptRTP(dst[:0], plain, &t.w.hdr)
 	if err != nil || len(out) > len(dst) || &out[0] != &dst[0] {
 		return false
 	}
 	*n = len(out)
 	return true
+}
+
+// rtpHeaderLen returns the header length of an RTP packet Prism wrote (no
+// CSRCs).
+func rtpHeaderLen(pkt []byte) int {
+	if pkt[0]&0x10 == 0 {
+		return 12
+	}
+	return 16 + 4*int(binary.BigEndian.Uint16(pkt[14:]))
 }
 
 // sendRTCP sends a compound RTCP packet, plain, on the route. Called on the

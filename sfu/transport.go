@@ -46,7 +46,8 @@ type Transport struct {
 	running    bool // activated and not closed
 	mode       sendMode
 	r          route
-	ctx        *srtp.Context
+	ctx        *srtp.Context // SRTCP, and SRTP for AES-CM
+	gcm        *gcmSealer    // SRTP for AES-GCM
 	twccID     uint8
 	twccSeq    uint16
 	history    sendHistory
@@ -185,14 +186,19 @@ func (t *Transport) activate() {
 	if keys != nil {
 		local, err1 := keys.newContext()
 		remote, err2 := keys.newRemoteContext()
-		if err1 != nil || err2 != nil {
-			t.log.Warn("SRTP context; writing through pion", zap.NamedError("local", err1), zap.NamedError("remote", err2))
+		var gcm *gcmSealer
+		var err3 error
+		if keys.profile == srtp.ProtectionProfileAeadAes128Gcm {
+			gcm, err3 = newGCMSealer(keys.key, keys.salt)
+		}
+		if err1 != nil || err2 != nil || err3 != nil {
+			t.log.Warn("SRTP context; writing through pion", zap.NamedError("local", err1), zap.NamedError("remote", err2), zap.NamedError("gcm", err3))
 			keys = nil
 		} else {
 			t.rmu.Lock()
 			t.rctx = remote
 			t.rmu.Unlock()
-			t.w.do(func() { t.ctx = local })
+			t.w.do(func() { t.ctx, t.gcm = local, gcm })
 		}
 	}
 	t.mu.Lock()
