@@ -78,7 +78,7 @@ func (dt *DownTrack) start(w *worker) {
 	if st == nil || !f.video {
 		return // the stream's next packet (for video, keyframe) starts it
 	}
-	if first, highest, ok := st.cache.LastKeyframe(); ok && highest-first <= maxReplay {
+	if first, highest, ok := st.cache.LastKeyframe(); ok && highest-first <= maxReplay && st.recent(first) {
 		f.cursor[f.target] = first - 1
 		f.behind = true
 		w.behind = append(w.behind, dt)
@@ -93,8 +93,8 @@ func (dt *DownTrack) start(w *worker) {
 
 // deliver tells the down-track that packet upto of stream si is in the
 // cache: it forwards everything of that stream it has not dealt with, up
-// to upto, unless it is catching up (the tick does that). Called on the
-// worker.
+// to upto, unless it is replaying a keyframe (the tick paces that).
+// Called on the worker.
 func (dt *DownTrack) deliver(si uint8, upto uint64) {
 	f := &dt.fwd
 	i := int(si)
@@ -115,11 +115,14 @@ func (dt *DownTrack) deliver(si uint8, upto uint64) {
 	if f.behind {
 		return
 	}
-	budget := liveBurst
-	if !dt.advance(i, upto, &budget) {
-		f.behind = true
-		dt.t.w.behind = append(dt.t.w.behind, dt)
+	if upto-f.cursor[i] > liveBurst {
+		// The worker fell behind (it missed packet news): resume at the
+		// newest packet. What was skipped is a gap the subscriber NACKs,
+		// not a backlog that would keep it seconds late.
+		f.cursor[i] = upto - 1
 	}
+	budget := liveBurst
+	dt.advance(i, upto, &budget)
 }
 
 // advance deals with stream i's packets up to upto, within budget (of

@@ -20,9 +20,14 @@ const (
 )
 
 // maxReplay is the longest run of cached packets, from the last keyframe
-// on, that a new subscriber is sent before live packets. Longer runs are
-// not replayed; the subscriber waits for the keyframe Prism requests.
-const maxReplay = 300
+// on, that a new subscriber is sent before live packets, and maxReplayAge
+// the oldest keyframe worth replaying: an old one would start the picture
+// seconds late, and replaying it would cost more than the keyframe Prism
+// requests instead (coalesced with every other joiner's).
+const (
+	maxReplay    = 300
+	maxReplayAge = time.Second
+)
 
 // srWait is how long a stream waits for its publisher's first sender
 // report before its subscribers' reports fall back to arrival times.
@@ -142,6 +147,12 @@ func (s *Stream) onSenderReport(ntp uint64, rtpTime uint32, at int64) {
 	s.sr = clockMapping{ntp: ntp, rtp: rtpTime, at: at, fromSR: true}
 	s.haveSR = true
 	s.mu.Unlock()
+}
+
+// recent reports whether cached packet ext arrived within maxReplayAge.
+func (s *Stream) recent(ext uint64) bool {
+	age, ok := s.cache.Age(ext)
+	return ok && age <= maxReplayAge
 }
 
 // RequestKeyframe asks the publisher for a keyframe of this stream,

@@ -93,7 +93,10 @@ const (
 	// about 13 k packets/s per worker instead of bursting into the socket.
 	replayPerTick   = 8
 	replayPerWorker = 64
-	// liveBurst bounds what one down-track sends for one packet's news.
+	// maxLag is the oldest packet a worker still forwards live.
+	maxLag = 250 * time.Millisecond
+	// liveBurst is the most a live down-track catches up for one
+	// packet's news; further behind, it resumes at the newest packet.
 	liveBurst = 64
 )
 
@@ -164,10 +167,29 @@ func (w *worker) drainJobs() {
 }
 
 // onPacket forwards one packet to the worker's subscribers of its track.
+// A worker too busy to keep up (its queue holds news older than maxLag)
+// drops the old news rather than deliver late: its subscribers resume at
+// newer packets and NACK what they missed.
 func (w *worker) onPacket(j job) {
+	if !w.fresh(j) {
+		w.missed.Add(1)
+		return
+	}
 	for _, dt := range j.track.shards[w.id].dts {
 		dt.deliver(j.stream, j.ext)
 	}
+}
+
+// fresh reports whether the packet of j is still in the cache and not
+// older than maxLag.
+func (w *worker) fresh(j job) bool {
+	st := j.track.Stream(int(j.stream))
+	if st == nil {
+		return false
+	}
+	var m prtp.Meta
+	_, ok := st.cache.Get(j.ext, nil, &m)
+	return ok && time.Duration(w.now-m.Arrival) <= maxLag
 }
 
 func (w *worker) onFeedback(fb *feedback) {
