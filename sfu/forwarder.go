@@ -100,7 +100,7 @@ func (dt *DownTrack) deliver(si uint8, upto uint64) {
 	i := int(si)
 	dt.applyRequests()
 	if i != f.current && i != f.target {
-		f.cursor[i] = upto
+		f.cursor[i] = max(f.cursor[i], upto)
 		return
 	}
 	switch {

@@ -69,8 +69,9 @@ func (r route) mode(haveKeys bool) sendMode {
 }
 
 // routeOf works out where a selected pair leads. tcp finds the ICE-TCP
-// connection of a local username fragment.
-func routeOf(pair *webrtc.ICECandidatePair, ufrag string, tcp *tcpMux) route {
+// connection of the local username fragment ufrag gives (asked only for a
+// TCP pair).
+func routeOf(pair *webrtc.ICECandidatePair, ufrag func() string, tcp *tcpMux) route {
 	if pair == nil || pair.Local == nil || pair.Remote == nil || pair.Local.Typ == webrtc.ICECandidateTypeRelay {
 		return route{}
 	}
@@ -86,7 +87,7 @@ func routeOf(pair *webrtc.ICECandidatePair, ufrag string, tcp *tcpMux) route {
 		if tcp == nil {
 			return route{}
 		}
-		conn := tcp.conn(ufrag, ip.Is6() && !ip.Is4In6())
+		conn := tcp.conn(ufrag(), ip.Is6() && !ip.Is4In6())
 		if conn == nil {
 			return route{}
 		}

@@ -148,6 +148,13 @@ func (s *SFU) newTransport(log *zap.Logger) (*Transport, error) {
 // PeerConnection returns the transport's peer connection.
 func (t *Transport) PeerConnection() *webrtc.PeerConnection { return t.pc }
 
+// localUfrag returns the connection's local ICE username fragment, which
+// names its ICE-TCP connection.
+func (t *Transport) localUfrag() string {
+	params, _ := t.pc.SCTP().Transport().ICETransport().GetLocalParameters()
+	return params.UsernameFragment
+}
+
 func (t *Transport) keysKnown() bool {
 	k, err := t.keys.get()
 	return err == nil && k != nil
@@ -156,8 +163,7 @@ func (t *Transport) keysKnown() bool {
 // selectPair follows the selected candidate pair: a new route for the
 // worker, and the tap moves to the new remote address.
 func (t *Transport) selectPair(pair *webrtc.ICECandidatePair) {
-	params, _ := t.pc.SCTP().Transport().ICETransport().GetLocalParameters()
-	r := routeOf(pair, params.UsernameFragment, t.sfu.tcp)
+	r := routeOf(pair, t.localUfrag, t.sfu.tcp)
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
@@ -182,6 +188,13 @@ func (t *Transport) selectPair(pair *webrtc.ICECandidatePair) {
 // activate is called once DTLS is up (and the grace period for the
 // subscriber's own side has passed): the worker may start sending.
 func (t *Transport) activate() {
+	t.mu.Lock()
+	if t.closed || t.active {
+		t.mu.Unlock()
+		return
+	}
+	t.active = true
+	t.mu.Unlock()
 	keys, _ := t.keys.get()
 	if keys != nil {
 		local, err1 := keys.newContext()
@@ -202,11 +215,6 @@ func (t *Transport) activate() {
 		}
 	}
 	t.mu.Lock()
-	if t.closed || t.active {
-		t.mu.Unlock()
-		return
-	}
-	t.active = true
 	r := t.pair
 	t.retapLocked()
 	t.mu.Unlock()
