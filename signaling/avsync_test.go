@@ -1,6 +1,7 @@
 package signaling_test
 
 import (
+	"fmt"
 	"math"
 	"sync"
 	"testing"
@@ -47,10 +48,12 @@ func (s *srSpy) BindRTCPWriter(w interceptor.RTCPWriter) interceptor.RTCPWriter 
 func ntpSeconds(ntp uint64) float64 { return float64(ntp>>32) + float64(ntp&0xffffffff)/(1<<32) }
 
 // A subscriber syncs one publisher's audio and video from the sender
-// reports it receives. Those must map RTP to NTP time as the publisher's
-// own reports do (once the down-track's timestamp offset is taken off),
-// within a few milliseconds, for audio and video alike: then the two play
-// in sync, as the publisher timed them.
+// reports it receives. Every forwarded track carries them, for its own
+// SSRC, with packet counts that grow and never exceed what arrived; and
+// they map RTP to NTP time as the publisher's own reports do (once the
+// down-track's timestamp offset is taken off), within a few milliseconds,
+// for audio and video alike: then the two play in sync, as the publisher
+// timed them.
 func TestSenderReportsKeepThePublishersSync(t *testing.T) {
 	srv := testenv.StartServer(t, testenv.Options{})
 	spy := &srSpy{srs: map[uint32][]clockPoint{}}
@@ -66,15 +69,19 @@ func TestSenderReportsKeepThePublishersSync(t *testing.T) {
 	type track struct {
 		mu      sync.Mutex
 		kind    string
+		ssrc    uint32
 		clock   float64
 		offset  uint32 // received RTP time minus sent, from the stamps
 		haveOff bool
+		packets uint32
 		srs     []clockPoint
+		bad     []string // what was wrong with a report
+		count   uint32   // the last report's packet count
 	}
 	var mu sync.Mutex
 	tracks := map[string]*track{}
 	srv.Join(t, "sync", "sub", client.Config{OnTrack: func(rt *client.RemoteTrack) {
-		tr := &track{kind: rt.Kind().String(), clock: float64(rt.Codec().ClockRate)}
+		tr := &track{kind: rt.Kind().String(), ssrc: uint32(rt.SSRC()), clock: float64(rt.Codec().ClockRate)}
 		mu.Lock()
 		tracks[tr.kind] = tr
 		mu.Unlock()
@@ -88,6 +95,13 @@ func TestSenderReportsKeepThePublishersSync(t *testing.T) {
 					if sr, ok := p.(*rtcp.SenderReport); ok {
 						tr.mu.Lock()
 						tr.srs = append(tr.srs, clockPoint{ntpSeconds(sr.NTPTime), sr.RTPTime})
+						switch {
+						case sr.SSRC != tr.ssrc:
+							tr.bad = append(tr.bad, "a report for another SSRC")
+						case sr.PacketCount <= tr.count || sr.PacketCount > tr.packets:
+							tr.bad = append(tr.bad, fmt.Sprintf("packet count %d after %d, with %d received", sr.PacketCount, tr.count, tr.packets))
+						}
+						tr.count = sr.PacketCount
 						tr.mu.Unlock()
 					}
 				}
@@ -107,6 +121,9 @@ func TestSenderReportsKeepThePublishersSync(t *testing.T) {
 			if pkt.Unmarshal(buf[:n]) != nil {
 				continue
 			}
+			tr.mu.Lock()
+			tr.packets++
+			tr.mu.Unlock()
 			if _, seq, ok := synth.ParseStamp(rt.Codec().MimeType, pkt.Payload); ok {
 				if sent, ok := log.timestamp(seq); ok {
 					tr.mu.Lock()
@@ -140,6 +157,9 @@ func TestSenderReportsKeepThePublishersSync(t *testing.T) {
 	ssrcs := map[string]uint32{"video": pub.videoSSRC(), "audio": pub.audioSSRC()}
 	for kind, tr := range tracks {
 		tr.mu.Lock()
+		if len(tr.bad) > 0 {
+			t.Errorf("%s: %v", kind, tr.bad)
+		}
 		theirs := spy.srs[ssrcs[kind]]
 		if len(theirs) == 0 {
 			t.Fatalf("%s: the publisher sent no sender reports", kind)
