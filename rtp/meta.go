@@ -70,6 +70,10 @@ type Meta struct {
 	ExtValue [NumForwardedExts]uint8
 	// VP8 is the VP8 payload descriptor, for VP8 streams.
 	VP8 VP8Descriptor
+	// Width and Height are the picture size a keyframe's first packet
+	// announces (VP8's frame header; VP9's scalability structure, for its
+	// highest spatial layer); 0 when the packet says none.
+	Width, Height uint16
 }
 
 // Is reports whether every flag in f is set.

@@ -187,3 +187,30 @@ func TestVP8DescriptorRoundTrip(t *testing.T) {
 		t.Fatal("MarshalTo into a short buffer")
 	}
 }
+
+// A keyframe's first packet tells the picture size: VP8's frame header,
+// VP9's scalability structure (the highest layer's).
+func TestParserPictureSize(t *testing.T) {
+	var m Meta
+	p := Parser{Codec: CodecVP8}
+	key := vp8Payload(1, 1, 0, false, true, true) // kfVP8Key: 1280x720
+	if err := p.Parse(rtpPacket(t, 1, 1, true, key, nil), 1, &m); err != nil || m.Width != 1280 || m.Height != 720 {
+		t.Fatalf("VP8: %v %dx%d", err, m.Width, m.Height)
+	}
+	if err := p.Parse(rtpPacket(t, 2, 2, true, vp8Payload(2, 1, 0, false, true, false), nil), 1, &m); err != nil || m.Width != 0 {
+		t.Fatalf("VP8 inter frame: %dx%d", m.Width, m.Height)
+	}
+	// VP9: I, B, V; picture id; SS with three layers (N_S=2, Y=1).
+	ss := []byte{0x8a, 0x05, 2<<5 | 0x10, 0x01, 0x40, 0x00, 0xb4, 0x02, 0x80, 0x01, 0x68, 0x05, 0x00, 0x02, 0xd0, 0xaa}
+	p9 := Parser{Codec: CodecVP9}
+	if err := p9.Parse(rtpPacket(t, 1, 1, true, ss, nil), 1, &m); err != nil || m.Width != 1280 || m.Height != 720 {
+		t.Fatalf("VP9: %v %dx%d", err, m.Width, m.Height)
+	}
+	var sizes [MaxSpatialLayers][2]uint16
+	if n := VP9LayerSizes(ss, &sizes); n != 3 || sizes[0] != [2]uint16{320, 180} || sizes[1] != [2]uint16{640, 360} {
+		t.Fatalf("VP9 layers: %d %v", n, sizes[:n])
+	}
+	if n := testing.AllocsPerRun(100, func() { VP9LayerSizes(ss, &sizes) }); n != 0 {
+		t.Fatalf("VP9LayerSizes allocates %.1f", n)
+	}
+}

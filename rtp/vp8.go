@@ -186,8 +186,13 @@ func parseVP8(p []byte, m *Meta) {
 	}
 	if d.Start && d.PartID == 0 {
 		m.Flags |= FlagFrameStart
-		if isVP8KeyHeader(p[d.Len:]) {
+		if h := p[d.Len:]; isVP8KeyHeader(h) {
 			m.Flags |= FlagKeyframe
+			if len(h) >= vp8KeyHeaderLen+4 {
+				// RFC 6386 section 9.1: 14 bits of width and of height.
+				m.Width = uint16(h[6]) | uint16(h[7]&0x3f)<<8
+				m.Height = uint16(h[8]) | uint16(h[9]&0x3f)<<8
+			}
 		}
 	}
 	if d.HasTID {

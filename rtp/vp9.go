@@ -35,6 +35,51 @@ func parseVP9(p []byte, m *Meta) {
 	if isVP9Keyframe(p) {
 		m.Flags |= FlagKeyframe
 	}
+	var sizes [MaxSpatialLayers][2]uint16
+	if n := VP9LayerSizes(p, &sizes); n > 0 {
+		m.Width, m.Height = sizes[n-1][0], sizes[n-1][1]
+	}
+}
+
+// MaxSpatialLayers is the most spatial layers a VP9 stream describes.
+const MaxSpatialLayers = 8
+
+// VP9LayerSizes writes the width and height of each spatial layer that the
+// scalability structure of p (a VP9 payload) lists, lowest first, into
+// sizes, and returns how many there are: 0 when p carries none.
+func VP9LayerSizes(p []byte, sizes *[MaxSpatialLayers][2]uint16) int {
+	if len(p) == 0 || p[0]&vp9V == 0 {
+		return 0
+	}
+	n, ok := skipVP9PictureID(p)
+	if !ok {
+		return 0
+	}
+	if p[0]&vp9L != 0 {
+		n++
+		if p[0]&vp9F == 0 {
+			n++ // TL0PICIDX
+		}
+	}
+	if p[0]&vp9F != 0 && p[0]&vp9P != 0 {
+		for n < len(p) && p[n]&0x01 != 0 { // P_DIFF with N: another follows
+			n++
+		}
+		n++
+	}
+	if n >= len(p) || p[n]&0x10 == 0 { // Y: sizes present
+		return 0
+	}
+	layers := int(p[n]>>5) + 1
+	n++
+	if n+4*layers > len(p) {
+		return 0
+	}
+	for i := range layers {
+		sizes[i] = [2]uint16{uint16(p[n])<<8 | uint16(p[n+1]), uint16(p[n+2])<<8 | uint16(p[n+3])}
+		n += 4
+	}
+	return layers
 }
 
 // vp9LayerByte returns the offset of the layer-indices byte, and false
