@@ -36,7 +36,12 @@ type DownTrack struct {
 	hdr    prtp.OutHeader
 	twccID uint8
 
-	// Requests from any goroutine, applied by the worker.
+	// The subscriber's preferences, set by any goroutine and read by the
+	// worker's layer selection; pinned (by tests) bypasses selection.
+	prefs  Preferences
+	pinned bool
+
+	// Selection's decisions, applied by the worker's forwarding.
 	want        atomic.Int32 // stream to forward; -1 pauses
 	maxTemporal atomic.Int32
 
@@ -144,19 +149,34 @@ func (dt *DownTrack) stop() {
 	dt.t.detach(dt)
 }
 
-// SetStream asks the down-track to forward stream i of its track from the
-// stream's next keyframe on (until then it keeps forwarding the one it
-// has); -1 pauses it. The simulcast work drives this from layer
-// selection; for now tests do.
-func (dt *DownTrack) SetStream(i int) {
-	if i >= maxStreams {
-		i = maxStreams - 1
-	}
-	dt.want.Store(int32(i))
+// SetPreferences applies the subscriber's choices for this track: pause,
+// a quality cap, the size it is shown at, a frame-rate cap. Prism
+// forwards the layer they lead to, switching at its next keyframe; the
+// current layer flows until then.
+func (dt *DownTrack) SetPreferences(p Preferences) {
+	dt.mu.Lock()
+	dt.prefs = p
+	dt.mu.Unlock()
+	dt.t.w.do(func() { dt.reselect(dt.t.w.now) })
 }
 
-// SetMaxTemporal limits the temporal layers forwarded to 0..tid.
-func (dt *DownTrack) SetMaxTemporal(tid int) { dt.maxTemporal.Store(int32(tid)) }
+// Preferences returns the subscriber's choices for this track.
+func (dt *DownTrack) Preferences() Preferences {
+	dt.mu.Lock()
+	defer dt.mu.Unlock()
+	return dt.prefs
+}
+
+// pin makes the down-track forward stream i (-1: nothing) with temporal
+// layers up to tid, whatever selection would choose: for tests that switch
+// by hand.
+func (dt *DownTrack) pin(i, tid int) {
+	dt.mu.Lock()
+	dt.pinned = true
+	dt.mu.Unlock()
+	dt.want.Store(int32(min(i, maxStreams-1)))
+	dt.maxTemporal.Store(int32(tid))
+}
 
 // DownTrackStats is a snapshot of what a down-track sent and heard.
 type DownTrackStats struct {

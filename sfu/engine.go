@@ -64,15 +64,16 @@ func newEngine(c engineConfig) (*Engine, error) {
 func (e *Engine) Workers() int { return len(e.workers) }
 
 // dispatch tells every worker with a subscriber of t that packet ext of
-// stream si is in the cache. A worker whose queue is full misses the news;
-// its down-tracks catch up from the cache with the next packet.
-func (e *Engine) dispatch(t *Track, si uint8, ext uint64) {
+// stream si is in the cache; late is set when it arrived after a newer one
+// (reordered, or repaired upstream). A worker whose queue is full misses
+// the news; its down-tracks catch up from the cache with the next packet.
+func (e *Engine) dispatch(t *Track, si uint8, ext uint64, late bool) {
 	for i, w := range e.workers {
 		if t.shards[i].n.Load() == 0 {
 			continue
 		}
 		select {
-		case w.jobs <- job{track: t, stream: si, ext: ext}:
+		case w.jobs <- job{track: t, stream: si, ext: ext, late: late}:
 		default:
 			w.missed.Add(1)
 		}

@@ -141,7 +141,7 @@ func TestLayerSwitchByHand(t *testing.T) {
 	// switchTo asks for stream i and goes on publishing until the
 	// down-track forwards it, then for 20 frames more.
 	switchTo := func(i int) {
-		dt.SetStream(i)
+		dt.pin(i, AllTemporal)
 		for deadline := time.Now().Add(5 * time.Second); dt.Stats().Stream != i; frame() {
 			if time.Now().After(deadline) {
 				t.Fatalf("no switch to stream %d", i)
@@ -199,13 +199,13 @@ func TestTemporalLayerLimit(t *testing.T) {
 	track := newTestTrack(s, vp8Codec, 1, nil)
 	sub := newTestSub(t, s, true)
 	dt := sub.subscribe(track, 9)
-	dt.SetMaxTemporal(0)
+	dt.pin(0, 0)
 	src := &vp8Source{seq: 1, ts: 1, pid: 5, temporal: true, size: 100}
 	for f := range 40 {
 		push(track.Stream(0), src.next(f == 0))
 	}
 	waitFor(t, 5*time.Second, "the base layer", func() bool { return len(sub.packets(9)) >= 3*10 })
-	dt.SetMaxTemporal(2)
+	dt.pin(0, 2)
 	for range 40 {
 		push(track.Stream(0), src.next(false))
 	}

@@ -23,6 +23,11 @@ type forwarder struct {
 	// paused); target is the stream wanted, -1 to pause; last is the last
 	// stream forwarded, -1 for none yet.
 	current, target, last int
+	// lastExt is the last packet forwarded, of stream last.
+	lastExt uint64
+	// desired is the stream selection wants (dynacast counts it), which
+	// differs from target while that one does not flow; -1 for none.
+	desired int
 	// behind is set while the down-track catches up from the cache (a
 	// keyframe replay), paced by the worker's tick.
 	behind bool
@@ -60,16 +65,18 @@ func (f *forwarder) init(t *Track) {
 		size = videoSeqMap
 	}
 	f.seq = prtp.NewSequencer(size, uint16(rand.Uint32()))
-	f.current, f.target, f.last = -1, 0, -1
+	f.current, f.target, f.last, f.desired = -1, 0, -1, -1
 	f.temporal = AllTemporal
 	f.tsOffset = randomTS()
 }
 
-// start makes the down-track live: a video subscriber is sent the last
-// keyframe from the cache (paced by the worker), or, when there is none to
-// replay, a keyframe is requested. Called on the worker.
+// start makes the down-track live: it selects its layer, and a video
+// subscriber is sent that layer's last keyframe from the cache (paced by
+// the worker) or, when there is none to replay, a keyframe is requested.
+// Called on the worker.
 func (dt *DownTrack) start(w *worker) {
 	f := &dt.fwd
+	dt.reselect(w.now)
 	f.target = int(dt.want.Load())
 	for i := range dt.track.Streams() {
 		f.cursor[i] = dt.track.Stream(i).cache.Highest()
@@ -78,24 +85,41 @@ func (dt *DownTrack) start(w *worker) {
 	if st == nil || !f.video {
 		return // the stream's next packet (for video, keyframe) starts it
 	}
-	if first, highest, ok := st.cache.LastKeyframe(); ok && highest-first <= maxReplay && st.recent(first) {
-		f.cursor[f.target] = first - 1
-		f.behind = true
-		w.behind = append(w.behind, dt)
-		budget := replayPerTick
-		if dt.catchUp(&budget) {
-			w.behind = w.behind[:len(w.behind)-1]
-		}
-		return
+	if !dt.replay(w, f.target) {
+		st.RequestKeyframe()
 	}
-	st.RequestKeyframe()
+}
+
+// replay starts stream i from its last cached keyframe, as a joiner does,
+// and reports whether it could: the keyframe must be recent, within
+// maxReplay packets of the newest, and not one the subscriber already had
+// (a short pause). The worker's tick paces what the replay sends.
+func (dt *DownTrack) replay(w *worker, i int) bool {
+	f := &dt.fwd
+	st := dt.track.Stream(i)
+	first, highest, ok := st.cache.LastKeyframe()
+	if !ok || highest-first > maxReplay || !st.recent(first) || (f.last == i && first <= f.lastExt) {
+		return false
+	}
+	f.cursor[i] = first - 1
+	if f.behind {
+		return true // the worker's tick goes on with it
+	}
+	f.behind = true
+	w.behind = append(w.behind, dt)
+	budget := replayPerTick
+	if dt.catchUp(&budget) {
+		w.behind = w.behind[:len(w.behind)-1]
+	}
+	return true
 }
 
 // deliver tells the down-track that packet upto of stream si is in the
 // cache: it forwards everything of that stream it has not dealt with, up
-// to upto, unless it is replaying a keyframe (the tick paces that).
-// Called on the worker.
-func (dt *DownTrack) deliver(si uint8, upto uint64) {
+// to upto, unless it is replaying a keyframe (the tick paces that). A late
+// packet (it came after a newer one) that the down-track has gone past
+// fills the gap it left. Called on the worker.
+func (dt *DownTrack) deliver(si uint8, upto uint64, late bool) {
 	f := &dt.fwd
 	i := int(si)
 	dt.applyRequests()
@@ -104,16 +128,15 @@ func (dt *DownTrack) deliver(si uint8, upto uint64) {
 		return
 	}
 	switch {
+	case upto <= f.cursor[i]:
+		if late {
+			dt.process(i, upto)
+		}
+		return // else a catch-up forwarded it
+	case f.behind:
+		return // the catch-up will
 	case f.cursor[i] == 0:
 		f.cursor[i] = upto - 1
-	case upto <= f.cursor[i]:
-		// A late packet (reordered, or repaired upstream): it fills the
-		// gap it left.
-		dt.process(i, upto)
-		return
-	}
-	if f.behind {
-		return
 	}
 	if upto-f.cursor[i] > liveBurst {
 		// The worker fell behind (it missed packet news): resume at the
@@ -167,8 +190,10 @@ func (dt *DownTrack) catchUp(budget *int) bool {
 	return done
 }
 
-// applyRequests takes up what other goroutines asked for: another stream,
-// or a pause.
+// applyRequests takes up what selection decided: another stream, a pause
+// or a resume. A new stream starts at its next keyframe, requested now; a
+// resume replays the stream's last keyframe when it can, as a joiner's
+// start does.
 func (dt *DownTrack) applyRequests() {
 	f := &dt.fwd
 	want := int(dt.want.Load())
@@ -180,10 +205,16 @@ func (dt *DownTrack) applyRequests() {
 		f.current = -1
 		return
 	}
-	if st := dt.track.Stream(want); st != nil && want != f.current {
-		f.cursor[want] = st.cache.Highest()
-		st.RequestKeyframe()
+	st := dt.track.Stream(want)
+	if st == nil || want == f.current {
+		return
 	}
+	if f.current < 0 && f.video && dt.replay(dt.t.w, want) {
+		return
+	}
+	// From the newest packet on: it may be the keyframe's first.
+	f.cursor[want] = max(st.cache.Highest(), 1) - 1
+	st.RequestKeyframe()
 }
 
 // process deals with packet ext of stream i, which the down-track follows,
@@ -288,6 +319,7 @@ func (dt *DownTrack) forward(i int, m *prtp.Meta, pkt []byte) {
 		return
 	}
 	f.packets++
+	f.lastExt = m.Ext
 	f.octets += uint32(m.PayloadEnd() - int(m.HeaderSize))
 	dt.stats.packets.Add(1)
 }

@@ -231,9 +231,13 @@ func (s *testSub) close() {
 
 // vp8Frame returns the packets of one synthetic VP8 frame of a stream: n
 // packets of size bytes, the first with S=1 and, for a keyframe, the key
-// frame header; the descriptor carries picture ID pid, TL0PICIDX tl0 and
-// temporal layer tid (with the layer-sync bit y).
-func vp8Frame(seq uint16, ts uint32, pid uint16, tl0, tid uint8, y, key bool, n, size int) [][]byte {
+// frame header (a w×h picture; 1280×720 when w is 0); the descriptor
+// carries picture ID pid, TL0PICIDX tl0 and temporal layer tid (with the
+// layer-sync bit y).
+func vp8Frame(seq uint16, ts uint32, pid uint16, tl0, tid uint8, y, key bool, n, size, w, h int) [][]byte {
+	if w == 0 {
+		w, h = 1280, 720
+	}
 	out := make([][]byte, n)
 	for i := range n {
 		d := prtp.VP8Descriptor{Start: i == 0, HasPictureID: true, LongID: true, PictureID: pid,
@@ -243,7 +247,7 @@ func vp8Frame(seq uint16, ts uint32, pid uint16, tl0, tid uint8, y, key bool, n,
 		if i == 0 {
 			payload[dl] = 0x01 // inter frame
 			if key {
-				copy(payload[dl:], []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x00, 0x05, 0xd0, 0x02})
+				copy(payload[dl:], []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, byte(w), byte(w >> 8), byte(h), byte(h >> 8)})
 			}
 		}
 		payload[size-1] = byte(i)
@@ -261,6 +265,8 @@ type vp8Source struct {
 	tl0  uint8
 	n    int // frames so far
 	size int
+	// w and h are the picture size keyframes announce; 0 is 1280×720.
+	w, h int
 	// temporal, when set, gives frames the L1T3 pattern 0 2 1 2.
 	temporal bool
 }
@@ -274,7 +280,7 @@ func (v *vp8Source) next(key bool) [][]byte {
 	if tid == 0 && v.n > 0 {
 		v.tl0++
 	}
-	pkts := vp8Frame(v.seq, v.ts, v.pid, v.tl0, tid, tid > 0, key, 3, v.size)
+	pkts := vp8Frame(v.seq, v.ts, v.pid, v.tl0, tid, tid > 0, key, 3, v.size, v.w, v.h)
 	v.seq += 3
 	v.ts += 3000
 	v.pid = (v.pid + 1) & 0x7fff

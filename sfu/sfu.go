@@ -44,6 +44,10 @@ type Config struct {
 	// SendBatch is how many datagrams a worker sends per system call
 	// (sendmmsg on Linux); 1 sends each on its own. Default 32.
 	SendBatch int
+	// DynacastDelay is how long a simulcast layer (or a video track) that
+	// no subscriber needs is still sent before its publisher is asked to
+	// pause it. Default DynacastDelay.
+	DynacastDelay time.Duration
 	// ICERenomination lets Prism move a subscribe connection to a better
 	// candidate pair after it connected (a relay to a direct path, say).
 	ICERenomination bool
@@ -88,6 +92,9 @@ func New(cfg Config) (*SFU, error) {
 	}
 	if cfg.AnswerTimeout <= 0 {
 		cfg.AnswerTimeout = 10 * time.Second
+	}
+	if cfg.DynacastDelay <= 0 {
+		cfg.DynacastDelay = DynacastDelay
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()

@@ -47,6 +47,7 @@ type Stream struct {
 	cache     *prtp.Cache
 	keyframes *keyframeRequester
 	parser    prtp.Parser // owned by the read loop
+	stats     layerStats
 
 	remote *webrtc.TrackRemote
 	recv   *webrtc.RTPReceiver
@@ -107,7 +108,12 @@ func (s *Stream) push(pkt []byte, arrival int64) {
 	if s.parser.Parse(pkt, arrival, &m) != nil || !s.cache.Put(pkt, &m) {
 		return
 	}
-	if m.Ext == s.parser.Highest() {
+	if s.stats.observe(&m) {
+		s.track.reorder()
+		s.track.dyn.update()
+	}
+	late := m.Ext != s.parser.Highest()
+	if !late {
 		s.mu.Lock()
 		if !s.haveLast {
 			s.firstAt = arrival
@@ -116,7 +122,7 @@ func (s *Stream) push(pkt []byte, arrival int64) {
 		s.haveLast = true
 		s.mu.Unlock()
 	}
-	s.track.engine.dispatch(s.track, s.index, m.Ext)
+	s.track.engine.dispatch(s.track, s.index, m.Ext, late)
 }
 
 // readRTCP reads the publisher's RTCP for this stream, so that pion's

@@ -39,6 +39,10 @@ type Track struct {
 
 	streams  [maxStreams]atomic.Pointer[Stream]
 	nstreams atomic.Int32
+	// order is the streams, lowest quality first (see ordered).
+	order   atomic.Uint32
+	orderMu sync.Mutex
+	dyn     dynacast
 
 	shards []shard
 
@@ -71,12 +75,21 @@ type TrackConfig struct {
 	// OnClose, if set, is called once when the track closes: its media
 	// ended or Close was called.
 	OnClose func(*Track)
+	// OnLayers, if set, turns on dynacast for a video track: it is called
+	// with the state of every stream each time Prism decides that the
+	// publisher should pause or resume one. It must return quickly
+	// (queue the news).
+	OnLayers func(*Track, []LayerState)
 }
 
 // NewTrack returns a track owned by owner, with no stream yet: add them
 // with AddStream.
 func (s *SFU) NewTrack(owner Member, c TrackConfig) *Track {
-	return newTrack(s.engine, owner, c, s.cfg.KeyframeInterval, s.log)
+	t := newTrack(s.engine, owner, c, s.cfg.KeyframeInterval, s.log)
+	if t.video && c.OnLayers != nil {
+		t.dyn.init(t, c.OnLayers, s.cfg.DynacastDelay)
+	}
+	return t
 }
 
 func newTrack(e *Engine, owner Member, c TrackConfig, kfInterval time.Duration, log *zap.Logger) *Track {
@@ -92,6 +105,7 @@ func newTrack(e *Engine, owner Member, c TrackConfig, kfInterval time.Duration, 
 		done:             make(chan struct{}),
 	}
 	t.video = t.kind.Video() || c.Info.Kind == "video"
+	t.dyn.init(t, nil, 0)
 	t.info.Codec = c.Codec.MimeType
 	if t.pli == nil {
 		t.pli = func(uint32) error { return nil }
@@ -175,6 +189,8 @@ func (t *Track) addStream(rid string, ssrc uint32) *Stream {
 	st := newStream(t, uint8(n), rid, ssrc)
 	t.streams[n].Store(st)
 	t.nstreams.Store(int32(n + 1))
+	t.reorder()
+	t.dyn.update()
 	return st
 }
 
@@ -202,6 +218,7 @@ func (t *Track) Close() {
 		for i := range t.Streams() {
 			t.Stream(i).close()
 		}
+		t.dyn.close()
 		close(t.done)
 		if t.onClose != nil {
 			t.onClose(t)

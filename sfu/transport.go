@@ -295,7 +295,17 @@ func (t *Transport) detach(dt *DownTrack) {
 			t.live = removed
 			t.w.unregister(dt)
 		}
+		dt.track.dyn.move(dt.fwd.desired, -1)
+		dt.fwd.desired = -1
 	})
+}
+
+// reselect re-decides every live down-track's layer. Called on the
+// worker.
+func (t *Transport) reselect(now int64) {
+	for _, dt := range t.live {
+		dt.reselect(now)
+	}
 }
 
 // startDownTrack makes dt live on the worker. Called on the worker.

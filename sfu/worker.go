@@ -43,12 +43,16 @@ type worker struct {
 	// fast is set while the timer ticks at tickInterval (someone is
 	// catching up); otherwise it ticks at reportTick.
 	fast bool
+	// nextSelect is when the down-tracks' layers are next re-selected.
+	nextSelect int64
 }
 
-// job says that packet ext of stream stream of track is in its cache.
+// job says that packet ext of stream stream of track is in its cache; late
+// when it came after a newer packet of its stream.
 type job struct {
 	track  *Track
 	stream uint8
+	late   bool
 	ext    uint64
 }
 
@@ -93,6 +97,10 @@ const (
 	// about 13 k packets/s per worker instead of bursting into the socket.
 	replayPerTick   = 8
 	replayPerWorker = 64
+	// selectInterval is how often every down-track's layer is re-selected,
+	// which follows layers that stop or start flowing and new picture
+	// sizes; a subscriber's own change is applied at once.
+	selectInterval = 100 * time.Millisecond
 	// maxLag is the oldest packet a worker still forwards live.
 	maxLag = 250 * time.Millisecond
 	// liveBurst is the most a live down-track catches up for one
@@ -176,7 +184,7 @@ func (w *worker) onPacket(j job) {
 		return
 	}
 	for _, dt := range j.track.shards[w.id].dts {
-		dt.deliver(j.stream, j.ext)
+		dt.deliver(j.stream, j.ext, j.late)
 	}
 }
 
@@ -212,7 +220,14 @@ func (w *worker) onTick(now time.Time) {
 	}
 	clear(w.behind[len(keep):])
 	w.behind = keep
+	selecting := w.now >= w.nextSelect
+	if selecting {
+		w.nextSelect = w.now + int64(selectInterval)
+	}
 	for t := range w.transports {
+		if selecting {
+			t.reselect(w.now)
+		}
 		t.report(now)
 	}
 }
