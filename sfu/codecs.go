@@ -60,9 +60,10 @@ const (
 	rridURI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
 )
 
-// registerPublishCodecs sets up a publish connection's media engine: the
-// codecs, the forwarded extensions, and what simulcast needs.
-func registerPublishCodecs(m *webrtc.MediaEngine) error {
+// RegisterPublishCodecs sets up a publish connection's media engine, at
+// either end: the codecs, the forwarded extensions, and the extensions
+// that tell simulcast encodings apart.
+func RegisterPublishCodecs(m *webrtc.MediaEngine) error {
 	if err := RegisterCodecs(m); err != nil {
 		return err
 	}

@@ -50,6 +50,10 @@ type Events interface {
 	// Error reports a problem the client must hear of that does not end
 	// the session: an offer that got no answer in time (another follows).
 	Error(err error)
+	// Layers tells the publisher which streams of one of its tracks to
+	// send (dynacast): a stream no subscriber needs is paused, one needed
+	// again resumed.
+	Layers(trackID string, layers []LayerState)
 	// Closed reports that Prism closed the participant: its connection
 	// failed, it kept failing negotiation, or the server is shutting
 	// down. err says why.
@@ -286,6 +290,26 @@ func (p *Participant) Unpublish(trackID string) error {
 	return nil
 }
 
+// SetPreferences applies the participant's choices (pause, quality, the
+// size it shows the video at, a frame-rate cap) to its subscription to the
+// track trackID of participant publisher.
+func (p *Participant) SetPreferences(publisher, trackID string, prefs Preferences) error {
+	p.mu.Lock()
+	var dt *DownTrack
+	for t, d := range p.subscribed {
+		if t.ID() == trackID && t.owner.Identity().ID == publisher {
+			dt = d
+			break
+		}
+	}
+	p.mu.Unlock()
+	if dt == nil {
+		return fmt.Errorf("subscription to %s of %s: %w", trackID, publisher, ErrUnknownTrack)
+	}
+	dt.SetPreferences(prefs)
+	return nil
+}
+
 // Chat relays text to everyone in the room.
 func (p *Participant) Chat(text string) error {
 	return p.room.Chat(p, text)
@@ -376,7 +400,8 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 		PLI: func(ssrc uint32) error {
 			return pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
 		},
-		OnClose: p.trackEnded,
+		OnClose:  p.trackEnded,
+		OnLayers: func(t *Track, layers []LayerState) { p.events.Layers(t.ID(), layers) },
 	})
 	p.published[info.ID] = t
 	p.mu.Unlock()

@@ -17,6 +17,7 @@ func (nopEvents) Candidate(PC, webrtc.ICECandidateInit) {}
 func (nopEvents) Room(Event)                            {}
 func (nopEvents) Error(error)                           {}
 func (nopEvents) Closed(error)                          {}
+func (nopEvents) Layers(string, []LayerState)           {}
 
 // Participants joining a room while it empties and closes never end up in
 // a room that is no longer listed: whoever stays is seen by the next one to

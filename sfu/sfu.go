@@ -173,7 +173,7 @@ func (s *SFU) settingEngine() webrtc.SettingEngine {
 // publisher, receiver reports and transport-wide congestion feedback.
 func newPublishAPI(se webrtc.SettingEngine) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
-	if err := registerPublishCodecs(m); err != nil {
+	if err := RegisterPublishCodecs(m); err != nil {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}

@@ -58,6 +58,15 @@ func (e events) Error(err error) {
 	e.ss.sendEvent(protocol.ErrorMessage(sfuError(err)))
 }
 
+// Layers tells the publisher which of its track's streams to send.
+func (e events) Layers(trackID string, layers []sfu.LayerState) {
+	out := make([]protocol.Layer, len(layers))
+	for i, l := range layers {
+		out[i] = protocol.Layer{RID: l.RID, Active: l.Active}
+	}
+	e.ss.sendEvent(protocol.Message{Type: protocol.TypeLayers, TrackID: trackID, Layers: out})
+}
+
 func (e events) Closed(err error) {
 	e.ss.logger().Info("the server closed the participant", zap.Error(err))
 	code := protocol.CodeInternal

@@ -359,9 +359,23 @@ func (ss *session) dispatch(m protocol.Message) error {
 		return sfuError(p.AddCandidate(sfu.PC(m.PC), candidateInit(*m.Candidate)))
 	case protocol.TypeChat:
 		return sfuError(p.Chat(m.Text))
+	case protocol.TypeSubscription:
+		return sfuError(p.SetPreferences(m.ParticipantID, m.TrackID, preferences(m)))
 	default:
 		return protocol.Errorf(protocol.CodeBadMessage, "%s is sent by the server, not by clients", m.Type)
 	}
+}
+
+// preferences are a subscription message's choices.
+func preferences(m protocol.Message) sfu.Preferences {
+	p := sfu.Preferences{Paused: m.Paused, Width: m.Width, Height: m.Height, MaxFPS: m.FPS}
+	switch m.Quality {
+	case protocol.QualityLow:
+		p.MaxQuality = sfu.QualityLow
+	case protocol.QualityMedium:
+		p.MaxQuality = sfu.QualityMedium
+	}
+	return p
 }
 
 // sfuError gives an error from the sfu package its protocol code.

@@ -104,6 +104,7 @@ export class Room {
     this.subscribePC = new RTCPeerConnection(config);
     this._setupPC(this.publishPC, 'publish');
     this._setupPC(this.subscribePC, 'subscribe');
+    this._adaptive = options.adaptiveStream === false ? null : new AdaptiveStream(this);
   }
 
   // ---- events ----
@@ -145,6 +146,16 @@ export class Room {
    * @param {string} [options.source] camera | microphone | screen | screen_audio.
    *   Default: microphone for audio, camera for video.
    * @param {MediaStream} [options.stream] stream to associate in the SDP.
+   * @param {boolean} [options.simulcast] send the video in up to three
+   *   encodings (rids q, h, f at a quarter, half and full size) so that each
+   *   subscriber gets the one its tile needs. Default: on for camera video.
+   * @param {string} [options.scalabilityMode] the temporal layers of each
+   *   simulcast encoding (default 'L1T3' where the browser supports it), or,
+   *   without simulcast, an SVC mode such as 'L3T3_KEY' for VP9 or AV1.
+   * @param {string} [options.codec] the video codec to prefer, such as
+   *   'video/VP9' or 'video/AV1'. Default: the browser's order (VP8 first).
+   * @param {RTCRtpEncodingParameters[]} [options.encodings] explicit
+   *   sendEncodings, overriding simulcast and scalabilityMode.
    */
   async publish(track, options = {}) {
     this._assertOpen();
@@ -152,10 +163,11 @@ export class Room {
     const source = options.source || (track.kind === 'audio' ? 'microphone' : 'camera');
     const muted = !track.enabled;
     this._send({ type: 'publish', track: { id: track.id, kind: track.kind, source, muted } });
-    const transceiver = this.publishPC.addTransceiver(track, {
-      direction: 'sendonly',
-      streams: [options.stream || this._localStream],
-    });
+    const init = { direction: 'sendonly', streams: [options.stream || this._localStream] };
+    const encodings = track.kind === 'video' ? sendEncodings(track, source, options) : null;
+    if (encodings) init.sendEncodings = encodings;
+    const transceiver = this.publishPC.addTransceiver(track, init);
+    if (options.codec) preferCodec(transceiver, options.codec);
     const publication = { id: track.id, kind: track.kind, source, muted, track, transceiver, sender: transceiver.sender };
     this.localTracks.set(track.id, publication);
     await this._renegotiate();
@@ -206,6 +218,69 @@ export class Room {
     if (this._closed) return;
     this._send({ type: 'leave' });
     this._teardown('left', 'you left the room');
+  }
+
+  /**
+   * Says what this client wants of a remote video track: pause it, cap its
+   * quality ('low' | 'medium' | 'high'), give the size it is shown at (in
+   * device pixels; the server sends the smallest layer that fills it) or
+   * cap its frame rate. Each call replaces the last. With adaptiveStream
+   * (the default) the library does this itself from the <video> elements
+   * showing the track; a call here takes precedence for the fields it sets.
+   *
+   * @param {object} publication a remote publication (from the track event)
+   * @param {{paused?: boolean, quality?: string, width?: number, height?: number, fps?: number}} wants
+   */
+  setSubscription(publication, wants = {}) {
+    const pub = publication;
+    pub.wants = { ...wants };
+    this._sendSubscription(pub);
+  }
+
+  _sendSubscription(pub) {
+    const seen = pub.seen || {};
+    const w = { ...seen, ...(pub.wants || {}) };
+    const msg = {
+      type: 'subscription',
+      participant_id: pub.participantId,
+      track_id: pub.id,
+      paused: !!w.paused,
+      quality: w.quality || '',
+      width: Math.max(0, Math.round(w.width || 0)),
+      height: Math.max(0, Math.round(w.height || 0)),
+      fps: Math.max(0, Math.round(w.fps || 0)),
+    };
+    const key = JSON.stringify(msg);
+    if (key === pub.sentSubscription) return;
+    pub.sentSubscription = key;
+    this._send(msg);
+  }
+
+  // Dynacast: the server asks this client to pause or resume encodings of a
+  // published track that no subscriber needs.
+  _handleLayers(trackId, layers) {
+    const pub = this.localTracks.get(trackId);
+    if (!pub) return;
+    pub.layers = layers;
+    pub.layersChain = (pub.layersChain || Promise.resolve()).then(async () => {
+      const params = pub.sender.getParameters();
+      if (!params.encodings || params.encodings.length === 0) return;
+      let changed = false;
+      for (const l of layers) {
+        const enc = l.rid ? params.encodings.find((e) => e.rid === l.rid) : params.encodings[0];
+        if (enc && enc.active !== l.active) {
+          enc.active = l.active;
+          changed = true;
+        }
+      }
+      if (!changed) return;
+      try {
+        await pub.sender.setParameters(params);
+        this._emit('layers', { publication: pub, layers });
+      } catch (err) {
+        console.warn('prism: dynacast setParameters:', err);
+      }
+    });
   }
 
   /** The remote publication whose media arrives on the subscribe transceiver with this mid, if any. */
@@ -274,6 +349,7 @@ export class Room {
   _teardown(code, message, silent = false) {
     if (this._closed) return;
     this._closed = true;
+    this._adaptive?.stop();
     clearInterval(this._keepalive);
     clearTimeout(this._answerTimer);
     const err = new PrismError(code, message);
@@ -397,6 +473,8 @@ export class Room {
         return;
       case 'candidate':
         return this._handleCandidate(msg.pc, msg.candidate);
+      case 'layers':
+        return this._handleLayers(msg.track_id, msg.layers || []);
       default:
         console.debug('prism: ignoring message type', msg.type);
     }
@@ -674,6 +752,158 @@ export class Room {
   }
 }
 
+// ---- simulcast ----
+
+/** The simulcast rids, lowest first, and how much each is scaled down. */
+const SIMULCAST = [
+  { rid: 'q', scale: 4 },
+  { rid: 'h', scale: 2 },
+  { rid: 'f', scale: 1 },
+];
+
+/**
+ * Returns the sendEncodings for a video track, or null for the browser's
+ * default: simulcast (by default for cameras) in as many encodings as the
+ * picture has room for (one of at least 180 lines each), each with temporal
+ * layers where the browser can; or one encoding with the SVC mode asked for.
+ */
+export function sendEncodings(track, source, options = {}) {
+  if (options.encodings) return options.encodings;
+  const simulcast = options.simulcast ?? source === 'camera';
+  if (!simulcast) return options.scalabilityMode ? [{ scalabilityMode: options.scalabilityMode }] : null;
+  const height = track.getSettings?.().height || 720;
+  const n = height >= 720 ? 3 : height >= 360 ? 2 : 1;
+  if (n === 1) return null;
+  const mode = options.scalabilityMode ?? (supportsMode(options.codec || 'video/VP8', 'L1T3') ? 'L1T3' : undefined);
+  return SIMULCAST.slice(3 - n).map(({ rid, scale }) => {
+    const e = { rid, scaleResolutionDownBy: scale / (4 / 2 ** (3 - n)) };
+    if (mode) e.scalabilityMode = mode;
+    return e;
+  });
+}
+
+function supportsMode(mime, mode) {
+  const caps = globalThis.RTCRtpSender?.getCapabilities?.('video');
+  const codec = caps?.codecs.find((c) => c.mimeType.toLowerCase() === mime.toLowerCase());
+  return !!codec?.scalabilityModes?.includes(mode);
+}
+
+/** Puts mime first in the transceiver's codec preferences. */
+function preferCodec(transceiver, mime) {
+  const caps = globalThis.RTCRtpSender?.getCapabilities?.('video');
+  if (!caps || !transceiver.setCodecPreferences) return;
+  const want = caps.codecs.filter((c) => c.mimeType.toLowerCase() === mime.toLowerCase());
+  if (want.length === 0) throw new PrismError('unsupported_codec', `this browser cannot send ${mime}`);
+  transceiver.setCodecPreferences([...want, ...caps.codecs.filter((c) => !want.includes(c))]);
+}
+
+// ---- adaptive stream ----
+
+/** How often AdaptiveStream looks for the <video> elements showing remote tracks. */
+const ADAPTIVE_SCAN_MS = 250;
+
+/**
+ * AdaptiveStream tells the server, for every remote video track, the size
+ * it is shown at and whether it is shown at all, with no code from the
+ * app: it finds the <video> elements whose srcObject holds the track,
+ * watches their size (ResizeObserver) and visibility (IntersectionObserver),
+ * and pauses every video while the page is in the background.
+ */
+class AdaptiveStream {
+  constructor(room) {
+    this.room = room;
+    this.elements = new Map(); // <video> -> {width, height, visible}
+    this.resize = new ResizeObserver((entries) => {
+      for (const e of entries) this._measure(e.target);
+      this._update();
+    });
+    this.intersect = new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        const s = this.elements.get(e.target);
+        if (s) s.visible = e.isIntersecting;
+      }
+      this._update();
+    });
+    this.onVisibility = () => this._update();
+    document.addEventListener('visibilitychange', this.onVisibility);
+    this.timer = setInterval(() => this._scan(), ADAPTIVE_SCAN_MS);
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    this.resize.disconnect();
+    this.intersect.disconnect();
+    document.removeEventListener('visibilitychange', this.onVisibility);
+  }
+
+  _measure(el) {
+    const s = this.elements.get(el);
+    if (!s) return;
+    const dpr = Math.min(globalThis.devicePixelRatio || 1, 2);
+    s.width = Math.round(el.clientWidth * dpr);
+    s.height = Math.round(el.clientHeight * dpr);
+  }
+
+  // _scan follows <video> elements as the app adds, reuses and removes them.
+  _scan() {
+    const seen = new Set();
+    for (const el of document.querySelectorAll('video')) {
+      const track = el.srcObject?.getVideoTracks?.()[0];
+      if (!track || !this._publication(track)) continue;
+      seen.add(el);
+      if (!this.elements.has(el)) {
+        this.elements.set(el, { width: 0, height: 0, visible: true });
+        this._measure(el);
+        this.resize.observe(el);
+        this.intersect.observe(el);
+      }
+    }
+    for (const el of [...this.elements.keys()]) {
+      if (seen.has(el)) continue;
+      this.resize.unobserve(el);
+      this.intersect.unobserve(el);
+      this.elements.delete(el);
+    }
+    this._update();
+  }
+
+  _publication(track) {
+    for (const p of this.room.participants.values()) {
+      for (const pub of p.tracks.values()) if (pub.track === track) return pub;
+    }
+    return null;
+  }
+
+  // _update gives each remote video track the largest size it is shown at,
+  // or pauses it when no element shows it or the page is hidden.
+  _update() {
+    const hidden = document.visibilityState === 'hidden';
+    const sizes = new Map(); // publication -> {width, height}
+    for (const [el, s] of this.elements) {
+      const pub = this._publication(el.srcObject?.getVideoTracks?.()[0]);
+      if (!pub) continue;
+      const cur = sizes.get(pub) || { width: 0, height: 0 };
+      if (s.visible && s.width > 0 && s.height > 0) {
+        cur.width = Math.max(cur.width, s.width);
+        cur.height = Math.max(cur.height, s.height);
+      }
+      sizes.set(pub, cur);
+    }
+    for (const p of this.room.participants.values()) {
+      for (const pub of p.tracks.values()) {
+        if (pub.kind !== 'video' || !pub.track) continue;
+        const size = sizes.get(pub);
+        // A track no element shows yet is left alone: the app may not
+        // have attached it.
+        if (!size) continue;
+        const paused = hidden || size.width === 0;
+        pub.seen = paused ? { paused: true } : { width: size.width, height: size.height };
+        this.room._sendSubscription(pub);
+      }
+    }
+  }
+}
+
 /** Parses an SDP into a map of mid -> {streamId, trackId} from its a=msid lines. */
 export function parseMsids(sdp) {
   const out = new Map();
@@ -685,4 +915,4 @@ export function parseMsids(sdp) {
   return out;
 }
 
-export default { join, Room, PrismError, signalingURL, parseMsids, PROTOCOL_VERSION };
+export default { join, Room, PrismError, signalingURL, parseMsids, sendEncodings, PROTOCOL_VERSION };

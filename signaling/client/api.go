@@ -36,7 +36,9 @@ type APIOptions struct {
 // Config.API.
 func NewAPI(o APIOptions) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
-	if err := sfu.RegisterCodecs(m); err != nil {
+	// The publish set: the subscribe connection accepts the simulcast
+	// extensions too and ignores them.
+	if err := sfu.RegisterPublishCodecs(m); err != nil {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}

@@ -42,8 +42,15 @@ type Config struct {
 	// Read the track until Read returns an error.
 	OnTrack func(*RemoteTrack)
 	// OnKeyframeRequest is called when Prism asks for a keyframe of one of
-	// the client's published tracks.
+	// the client's published tracks (of a simulcast track:
+	// SimulcastOptions.OnKeyframeRequest).
 	OnKeyframeRequest func(trackID string)
+	// OnLayers is called when Prism asks the client to pause or resume
+	// streams of a published track (dynacast): an encoder should stop
+	// those that are not active, and restart one with a keyframe. A
+	// simulcast track's paused encodings are also dropped by
+	// SimulcastTrack.WriteRTP.
+	OnLayers func(trackID string, layers []protocol.Layer)
 
 	OnParticipantJoined func(protocol.Participant)
 	OnParticipantLeft   func(id string)
@@ -80,6 +87,7 @@ type Client struct {
 	mu          sync.Mutex
 	tracks      map[string]protocol.Track // by participant id + "/" + track id
 	senders     map[string]*webrtc.RTPSender
+	simulcast   map[string]*SimulcastTrack
 	offering    bool
 	reoffer     bool
 	pendingCand map[string][]webrtc.ICECandidateInit
@@ -119,6 +127,7 @@ func Join(ctx context.Context, cfg Config) (*Client, error) {
 		cfg: cfg, log: cfg.Logger, conn: conn,
 		tracks:      make(map[string]protocol.Track),
 		senders:     make(map[string]*webrtc.RTPSender),
+		simulcast:   make(map[string]*SimulcastTrack),
 		pendingCand: make(map[string][]webrtc.ICECandidateInit),
 		localCand:   make(map[string][]protocol.Candidate),
 		sdpSent:     make(map[string]bool),
@@ -317,6 +326,7 @@ func (c *Client) Unpublish(trackID string) error {
 	c.mu.Lock()
 	s := c.senders[trackID]
 	delete(c.senders, trackID)
+	delete(c.simulcast, trackID)
 	c.mu.Unlock()
 	if s == nil {
 		return fmt.Errorf("unpublish %s: not published", trackID)

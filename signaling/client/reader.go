@@ -75,6 +75,16 @@ func (c *Client) handle(m protocol.Message) error {
 		if m.Track != nil && c.cfg.OnTrackMuted != nil {
 			c.cfg.OnTrackMuted(*m.Track)
 		}
+	case protocol.TypeLayers:
+		c.mu.Lock()
+		s := c.simulcast[m.TrackID]
+		c.mu.Unlock()
+		if s != nil {
+			s.setLayers(m.Layers)
+		}
+		if c.cfg.OnLayers != nil {
+			c.cfg.OnLayers(m.TrackID, m.Layers)
+		}
 	case protocol.TypeChat:
 		if m.From != nil && c.cfg.OnChat != nil {
 			c.cfg.OnChat(*m.From, m.Text)

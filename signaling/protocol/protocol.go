@@ -44,6 +44,15 @@ const (
 	TypeLeave             = "leave"
 	TypeError             = "error"
 	TypeKeepalive         = "keepalive"
+	TypeSubscription      = "subscription"
+	TypeLayers            = "layers"
+)
+
+// Qualities a subscription may cap a track at.
+const (
+	QualityLow    = "low"
+	QualityMedium = "medium"
+	QualityHigh   = "high"
 )
 
 // Peer connection names used in the "pc" field of offer, answer and candidate.
@@ -106,6 +115,14 @@ type Participant struct {
 	Tracks   []Track `json:"tracks"`
 }
 
+// Layer is one stream of a published track in a layers message: a
+// simulcast encoding by rid ("" for the single stream), and whether the
+// publisher should send it.
+type Layer struct {
+	RID    string `json:"rid"`
+	Active bool   `json:"active"`
+}
+
 // Candidate is a trickled ICE candidate, as in RTCIceCandidateInit.
 type Candidate struct {
 	Candidate        string  `json:"candidate"`
@@ -144,6 +161,17 @@ type Message struct {
 	PC        string     `json:"pc,omitempty"`
 	SDP       string     `json:"sdp,omitempty"`
 	Candidate *Candidate `json:"candidate,omitempty"`
+
+	// subscription: ParticipantID and TrackID name the track; the rest is
+	// what the subscriber wants of it.
+	Paused  bool   `json:"paused,omitempty"`
+	Quality string `json:"quality,omitempty"`
+	Width   int    `json:"width,omitempty"`
+	Height  int    `json:"height,omitempty"`
+	FPS     int    `json:"fps,omitempty"`
+
+	// layers: TrackID (the publisher's own) and its streams.
+	Layers []Layer `json:"layers,omitempty"`
 
 	// chat: Text, and From on the way out.
 	Text string       `json:"text,omitempty"`
@@ -187,6 +215,8 @@ const (
 	maxTextLen     = 4096
 	maxTokenLen    = 4096
 	maxMetadataLen = 4096
+	maxPixels      = 16384
+	maxFPS         = 240
 )
 
 // Decode parses and validates one message from a peer. It rejects input
@@ -272,13 +302,37 @@ func (m *Message) validate() error {
 		if m.Text == "" || len(m.Text) > maxTextLen {
 			return Errorf(CodeBadMessage, "chat: text must be 1 to %d bytes", maxTextLen)
 		}
+	case TypeSubscription:
+		return m.validateSubscription()
 	case TypeLeave, TypeKeepalive:
+	case TypeLayers:
+		if m.TrackID == "" {
+			return Errorf(CodeBadMessage, "layers: missing track_id")
+		}
 	case TypeJoined, TypeParticipantJoined, TypeParticipantLeft, TypeTrackPublished,
 		TypeTrackUnpublished, TypeTrackMuted, TypeError:
 		// Server-to-client messages; the Go client decodes them with this
 		// function too, so they are valid here. The server refuses them.
 	default:
 		return Errorf(CodeUnknownType, "unknown message type %q", m.Type)
+	}
+	return nil
+}
+
+func (m *Message) validateSubscription() error {
+	if m.ParticipantID == "" || m.TrackID == "" {
+		return Errorf(CodeBadMessage, "subscription: participant_id and track_id are required")
+	}
+	switch m.Quality {
+	case "", QualityLow, QualityMedium, QualityHigh:
+	default:
+		return Errorf(CodeBadMessage, "subscription: quality must be %q, %q or %q, not %q", QualityLow, QualityMedium, QualityHigh, m.Quality)
+	}
+	if m.Width < 0 || m.Height < 0 || m.Width > maxPixels || m.Height > maxPixels {
+		return Errorf(CodeBadMessage, "subscription: width and height must be 0 to %d", maxPixels)
+	}
+	if m.FPS < 0 || m.FPS > maxFPS {
+		return Errorf(CodeBadMessage, "subscription: fps must be 0 to %d", maxFPS)
 	}
 	return nil
 }

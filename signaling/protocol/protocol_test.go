@@ -180,6 +180,21 @@ var validMessages = []struct {
 		want: protocol.Message{Type: protocol.TypeError, Code: protocol.CodeBadSDP, Reason: "bad SDP: answer without an offer"},
 	},
 	{
+		name: "subscription",
+		in:   `{"type":"subscription","participant_id":"p1","track_id":"cam","quality":"medium","width":640,"height":360,"fps":15}`,
+		want: protocol.Message{Type: protocol.TypeSubscription, ParticipantID: "p1", TrackID: "cam", Quality: protocol.QualityMedium, Width: 640, Height: 360, FPS: 15},
+	},
+	{
+		name: "subscription pause",
+		in:   `{"type":"subscription","participant_id":"p1","track_id":"cam","paused":true}`,
+		want: protocol.Message{Type: protocol.TypeSubscription, ParticipantID: "p1", TrackID: "cam", Paused: true},
+	},
+	{
+		name: "layers",
+		in:   `{"type":"layers","track_id":"cam","layers":[{"rid":"q","active":true},{"rid":"f","active":false}]}`,
+		want: protocol.Message{Type: protocol.TypeLayers, TrackID: "cam", Layers: []protocol.Layer{{RID: "q", Active: true}, {RID: "f"}}},
+	},
+	{
 		name: "keepalive",
 		in:   `{"type":"keepalive"}`,
 		want: protocol.Message{Type: protocol.TypeKeepalive},
@@ -233,6 +248,7 @@ func TestDecodeValidCoversEveryType(t *testing.T) {
 		protocol.TypePublish, protocol.TypeUnpublish, protocol.TypeTrackPublished, protocol.TypeTrackUnpublished,
 		protocol.TypeMute, protocol.TypeTrackMuted, protocol.TypeOffer, protocol.TypeAnswer, protocol.TypeCandidate,
 		protocol.TypeChat, protocol.TypeLeave, protocol.TypeError, protocol.TypeKeepalive,
+		protocol.TypeSubscription, protocol.TypeLayers,
 	} {
 		if !seen[typ] {
 			t.Errorf("no valid example of %q", typ)
@@ -339,6 +355,17 @@ func TestDecodeInvalid(t *testing.T) {
 		{name: "candidate with null candidate", in: `{"type":"candidate","pc":"publish","candidate":null}`, code: protocol.CodeBadMessage, want: []string{"candidate", "missing candidate"}},
 		{name: "candidate with bad pc", in: `{"type":"candidate","pc":"pub","candidate":{"candidate":"c"}}`, code: protocol.CodeBadMessage, want: []string{"candidate", `pc must be "publish" or "subscribe"`}},
 		{name: "candidate as a string", in: `{"type":"candidate","pc":"publish","candidate":"candidate:1 1 udp 1 192.0.2.1 1 typ host"}`, code: protocol.CodeBadMessage, want: []string{"invalid JSON", "candidate"}},
+
+		// subscription and layers.
+		{name: "subscription without track", in: `{"type":"subscription","participant_id":"p1"}`, code: protocol.CodeBadMessage, want: []string{"subscription", "participant_id and track_id are required"}},
+		{name: "subscription without participant", in: `{"type":"subscription","track_id":"cam"}`, code: protocol.CodeBadMessage, want: []string{"subscription", "participant_id"}},
+		{name: "subscription with a bad quality", in: `{"type":"subscription","participant_id":"p1","track_id":"cam","quality":"ultra"}`, code: protocol.CodeBadMessage, want: []string{"subscription", "quality", `"ultra"`}},
+		{name: "subscription with a negative width", in: `{"type":"subscription","participant_id":"p1","track_id":"cam","width":-1,"height":10}`, code: protocol.CodeBadMessage, want: []string{"subscription", "width and height must be 0 to 16384"}},
+		{name: "subscription with a huge height", in: `{"type":"subscription","participant_id":"p1","track_id":"cam","width":10,"height":100000}`, code: protocol.CodeBadMessage, want: []string{"height"}},
+		{name: "subscription with fps 1000", in: `{"type":"subscription","participant_id":"p1","track_id":"cam","fps":1000}`, code: protocol.CodeBadMessage, want: []string{"fps must be 0 to 240"}},
+		{name: "subscription with a fractional width", in: `{"type":"subscription","participant_id":"p1","track_id":"cam","width":1.5}`, code: protocol.CodeBadMessage, want: []string{"invalid JSON", "width"}},
+		{name: "subscription with paused as a string", in: `{"type":"subscription","participant_id":"p1","track_id":"cam","paused":"yes"}`, code: protocol.CodeBadMessage, want: []string{"invalid JSON", "paused"}},
+		{name: "layers without track", in: `{"type":"layers","layers":[]}`, code: protocol.CodeBadMessage, want: []string{"layers", "track_id"}},
 
 		// chat.
 		{name: "empty chat", in: `{"type":"chat","text":""}`, code: protocol.CodeBadMessage, want: []string{"chat", "text must be 1 to 4096 bytes"}},
