@@ -48,6 +48,7 @@ func TestVideoOutputIsPinned(t *testing.T) {
 		want string
 	}{
 		{VideoConfig{}, "486e12dedb6c4189659a454a654a098993ad12d7c41f3f83b6f9be7c958a0747"},
+		{VideoConfig{TemporalLayers: 1}, "486e12dedb6c4189659a454a654a098993ad12d7c41f3f83b6f9be7c958a0747"},
 		{VideoConfig{Bitrate: 300_000, FPS: 15, MTU: 500, Width: 320, Height: 180}, "ae9fe5d675f9dd1cdffee52d6a8b7b631a59299ccf321db002799303d464a39a"},
 	}
 	for _, c := range cases {
