@@ -47,17 +47,8 @@ func (v *Video) Run(ctx context.Context, write WriteFunc) error {
 func (v *Video) sendFrame(ctx context.Context, p *pacer, spread time.Duration, write WriteFunc) error {
 	start := time.Now()
 	pkts, _ := v.NextFrame(start)
-	gap := spread / time.Duration(len(pkts))
-	for i, pkt := range pkts {
-		if err := p.waitUntil(ctx, start.Add(time.Duration(i)*gap)); err != nil {
-			return err
-		}
-		putStampTime(pkt.Payload[v.stampAt[i]:], time.Now())
-		if err := write(pkt); err != nil {
-			return err
-		}
-	}
-	return nil
+	bs := [1]burst{{v: v, pkts: pkts, write: write}}
+	return sendBursts(ctx, p, start, spread, bs[:])
 }
 
 // Run sends a packet to write every 20 ms until ctx is done or write fails,
