@@ -75,9 +75,9 @@ func parseLayerFrame(t *testing.T, pkts []*pionrtp.Packet) (codecs.VP8Packet, []
 	return first, data
 }
 
-// checkLayerFrame checks the frame a Video of model m just generated
-// against the state before it, and advances the state.
-func checkLayerFrame(t *testing.T, m layerModel, v *Video, pkts []*pionrtp.Packet, key bool, s *frameState) {
+// checkLayerFrame checks a frame of a stream of model m against the state
+// before it, advances the state and returns the frame's descriptor.
+func checkLayerFrame(t *testing.T, m layerModel, pkts []*pionrtp.Packet, key bool, s *frameState) codecs.VP8Packet {
 	t.Helper()
 	d, data := parseLayerFrame(t, pkts)
 	if key {
@@ -102,14 +102,26 @@ func checkLayerFrame(t *testing.T, m layerModel, v *Video, pkts []*pionrtp.Packe
 	if tag := parseFrameTag(t, data); tag.key != key || !tag.show {
 		t.Fatalf("frame header %+v right after the descriptor, keyframe %v", tag, key)
 	}
-	f := v.LastFrame()
-	if f.Keyframe != key || f.TID != d.TID || f.LayerSync != (d.Y == 1) || f.NonReference != (d.N == 1) ||
-		f.PictureID != d.PictureID || f.TL0PICIDX != d.TL0PICIDX || f.KeyIdx != d.KEYIDX ||
-		f.Timestamp != pkts[0].Timestamp || f.Packets != len(pkts) {
-		t.Fatalf("LastFrame %+v for descriptor %+v", f, d)
-	}
 	s.started, s.pid, s.tl0, s.keyIdx = true, d.PictureID, d.TL0PICIDX, d.KEYIDX
 	s.sinceKey++
+	return d
+}
+
+// checkLastFrame checks that v's LastFrame describes the frame pkts, whose
+// first descriptor is d.
+func checkLastFrame(t *testing.T, v *Video, pkts []*pionrtp.Packet, d codecs.VP8Packet) {
+	t.Helper()
+	f := v.LastFrame()
+	bytes := 0
+	for _, p := range pkts {
+		bytes += len(p.Payload)
+	}
+	if f.Keyframe != prismrtp.IsKeyframe("video/VP8", pkts[0].Payload) || f.TID != d.TID ||
+		f.LayerSync != (d.Y == 1) || f.NonReference != (d.N == 1) || f.PictureID != d.PictureID ||
+		f.TL0PICIDX != d.TL0PICIDX || f.KeyIdx != d.KEYIDX || f.Timestamp != pkts[0].Timestamp ||
+		f.Packets != len(pkts) || f.Bytes != bytes {
+		t.Fatalf("LastFrame %+v for descriptor %+v", f, d)
+	}
 }
 
 func TestVideoTemporalLayerDescriptors(t *testing.T) {
@@ -123,7 +135,7 @@ func TestVideoTemporalLayerDescriptors(t *testing.T) {
 			if want := frame%7 == 0; key != want {
 				t.Fatalf("L1T%d frame %d: keyframe %v, want %v", m.layers, frame, key, want)
 			}
-			checkLayerFrame(t, m, v, pkts, key, &s)
+			checkLastFrame(t, v, pkts, checkLayerFrame(t, m, pkts, key, &s))
 		}
 	}
 }
@@ -140,7 +152,7 @@ func TestVideoTemporalLayerForcedKeyframe(t *testing.T) {
 			if want := frame == 0 || frame == 6 || frame == 11; key != want {
 				t.Fatalf("L1T%d frame %d: keyframe %v, want %v", m.layers, frame, key, want)
 			}
-			checkLayerFrame(t, m, v, pkts, key, &s)
+			checkLastFrame(t, v, pkts, checkLayerFrame(t, m, pkts, key, &s))
 		}
 	}
 }
