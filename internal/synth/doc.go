@@ -3,6 +3,13 @@
 // headers, keyframes at a fixed interval that are several times larger than
 // delta frames, and Opus-sized audio packets every 20 ms.
 //
+// Video can also send temporal layers as libvpx makes them (L1T2, L1T3):
+// descriptors with TID, layer sync, TL0PICIDX and KEYIDX, and base layer
+// frames larger than the top layer's. Simulcast sends up to three such
+// streams of one picture at 1/4, 1/2 and full size, each with its own SSRC
+// and RID, that can be paused and resumed as a browser's encodings are,
+// like Chromium's VP8 simulcast.
+//
 // Every packet carries a stamp: a magic number, the time it was sent and a
 // per-stream packet counter that no SFU rewrites. Opus packets carry it
 // after the TOC byte; VP8 packets in their last bytes, past the frame data,

@@ -2,6 +2,7 @@ package synth
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	pionrtp "github.com/pion/rtp"
@@ -47,17 +48,68 @@ func (v *Video) Run(ctx context.Context, write WriteFunc) error {
 func (v *Video) sendFrame(ctx context.Context, p *pacer, spread time.Duration, write WriteFunc) error {
 	start := time.Now()
 	pkts, _ := v.NextFrame(start)
-	gap := spread / time.Duration(len(pkts))
-	for i, pkt := range pkts {
-		if err := p.waitUntil(ctx, start.Add(time.Duration(i)*gap)); err != nil {
+	bs := [1]burst{{v: v, pkts: pkts, write: write}}
+	return sendBursts(ctx, p, start, spread, bs[:])
+}
+
+// Run sends every active layer's frames, layer i's to writes[i], at the
+// configured frame rate until ctx is done or a write fails, and returns
+// ctx.Err() or the write's error. At each frame tick every active layer
+// makes a frame of the same capture instant; their packets are spread
+// evenly over half a frame interval, interleaved, as Video.Run spreads
+// one layer's. Run returns an error at once unless writes has one
+// function for each layer. It allocates nothing per packet; writes must
+// not keep the packets.
+func (s *Simulcast) Run(ctx context.Context, writes []WriteFunc) error {
+	if err := s.checkWrites(writes); err != nil {
+		return err
+	}
+	interval := s.FrameInterval()
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	p := newPacer()
+	defer p.stop()
+	var bs [MaxSimulcastLayers]burst
+	for {
+		if err := s.sendTick(ctx, p, interval/2, writes, bs[:len(s.layers)]); err != nil {
 			return err
 		}
-		putStampTime(pkt.Payload[v.stampAt[i]:], time.Now())
-		if err := write(pkt); err != nil {
-			return err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ticker.C:
+		}
+	}
+}
+
+// checkWrites returns an error unless writes has a function for each
+// layer of s.
+func (s *Simulcast) checkWrites(writes []WriteFunc) error {
+	if len(writes) != len(s.layers) {
+		return fmt.Errorf("synth: %d write functions for %d simulcast layers", len(writes), len(s.layers))
+	}
+	for i, w := range writes {
+		if w == nil {
+			return fmt.Errorf("synth: no write function for simulcast layer %d", i)
 		}
 	}
 	return nil
+}
+
+// sendTick makes every active layer's frame of one capture instant and
+// writes the frames' packets, layer i's to writes[i], spread over spread.
+// bs holds one burst per layer.
+func (s *Simulcast) sendTick(ctx context.Context, p *pacer, spread time.Duration, writes []WriteFunc, bs []burst) error {
+	start := time.Now()
+	for i, v := range s.layers {
+		bs[i] = burst{v: v, write: writes[i]}
+		if !s.Active(i) {
+			v.skip()
+			continue
+		}
+		bs[i].pkts, _ = v.NextFrame(start)
+	}
+	return sendBursts(ctx, p, start, spread, bs)
 }
 
 // Run sends a packet to write every 20 ms until ctx is done or write fails,

@@ -50,6 +50,12 @@ type VideoConfig struct {
 	PayloadType uint8
 	// SSRC is the RTP SSRC; zero picks a random one.
 	SSRC uint32
+	// TemporalLayers is the number of temporal layers, in libvpx's
+	// patterns, which restart at each keyframe: 2 for L1T2 (TID 0, 1,
+	// repeating), 3 for L1T3 (TID 0, 2, 1, 2). 0 and 1 mean none: the
+	// payload descriptors carry only a picture ID. Values above
+	// MaxTemporalLayers are lowered to it.
+	TemporalLayers int
 }
 
 // withDefaults returns c with zero or invalid fields replaced.
@@ -79,6 +85,7 @@ func (c VideoConfig) withDefaults() VideoConfig {
 	for c.SSRC == 0 {
 		c.SSRC = rand.Uint32()
 	}
+	c.TemporalLayers = min(max(c.TemporalLayers, 0), MaxTemporalLayers)
 	return c
 }
 
@@ -88,22 +95,33 @@ func (c VideoConfig) withDefaults() VideoConfig {
 // header, which on keyframes includes the start code and picture size.
 // The marker bit is set on a frame's last packet.
 //
+// With temporal layers the descriptors also carry the frame's TL0PICIDX,
+// TID, Y and KEYIDX, and N on frames of the top layer; frames of lower
+// layers are larger than those of higher ones, as encoders make them.
+// LastFrame describes the frame NextFrame made.
+//
 // A Video is not safe for concurrent use, except ForceKeyframe, which any
 // goroutine may call at any time.
 type Video struct {
 	cfg        VideoConfig
-	keyBytes   int // payload bytes of a keyframe
-	deltaBytes int // payload bytes of a delta frame
-	gopFrames  int // frames from one scheduled keyframe to the next
+	keyBytes   int                    // payload bytes of a keyframe
+	deltaBytes [MaxTemporalLayers]int // payload bytes of a delta frame, by TID
+	gopFrames  int                    // frames from one scheduled keyframe to the next
+	descSize   int                    // bytes of each packet's payload descriptor
+	pattern    []temporalFrame        // nil without temporal layers
 
 	forceKey atomic.Bool
 
-	seq       uint16
-	ts0       uint32
-	pictureID uint16
-	frames    uint64 // frames generated so far
-	sinceKey  int    // frames generated since the last keyframe
-	stampSeq  uint64 // next stamp sequence
+	seq        uint16
+	ts0        uint32
+	pictureID  uint16
+	ticks      uint64 // frame intervals so far, with or without a frame
+	sinceKey   int    // frames generated since the last keyframe
+	stampSeq   uint64 // next stamp sequence
+	patternPos int    // the next frame's place in pattern
+	tl0PicIdx  uint8  // TL0PICIDX of the last TID-0 frame
+	keyIdx     uint8  // KEYIDX of the last keyframe
+	last       FrameInfo
 
 	pkts    []*pionrtp.Packet
 	stampAt []int // offset of each packet's stamp in its payload
@@ -118,25 +136,43 @@ func NewVideo(cfg VideoConfig) *Video {
 		seq:       uint16(rand.Uint32()),
 		ts0:       rand.Uint32(),
 		pictureID: uint16(rand.Uint32() & 0x7fff),
+		descSize:  vp8DescriptorSize,
+		pattern:   temporalPattern(cfg.TemporalLayers),
+		tl0PicIdx: uint8(rand.Uint32()),
+		keyIdx:    uint8(rand.Uint32()) & vp8KeyIdxMask,
 	}
-	v.keyBytes, v.deltaBytes, v.gopFrames = frameSizes(cfg)
+	if v.pattern != nil {
+		v.descSize = vp8LayerDescriptorSize
+	}
+	v.keyBytes, v.deltaBytes, v.gopFrames = frameSizes(cfg, v.pattern, v.descSize)
+	v.sinceKey = v.gopFrames // the first frame is a scheduled keyframe
 	v.grow(packetCount(v.keyBytes, cfg.MTU))
 	return v
 }
 
-// frameSizes returns the payload bytes of a keyframe and of a delta frame,
-// and the number of frames per keyframe interval, so that a keyframe is
-// keyframeRatio times a delta frame and the interval averages cfg.Bitrate.
-func frameSizes(cfg VideoConfig) (key, delta, gop int) {
+// frameSizes returns the payload bytes of a keyframe and of a delta frame
+// of each temporal layer, and the number of frames per keyframe interval,
+// so that a keyframe is keyframeRatio times the mean delta frame, delta
+// frames are sized by layerWeight, and the interval averages cfg.Bitrate.
+// descSize is the size of each packet's descriptor.
+func frameSizes(cfg VideoConfig, pattern []temporalFrame, descSize int) (key int, delta [MaxTemporalLayers]int, gop int) {
 	gop = max(1, int(math.Round(cfg.KeyframeInterval.Seconds()*float64(cfg.FPS))))
 	gopBytes := float64(cfg.Bitrate) / 8 * float64(gop) / float64(cfg.FPS)
-	minBytes := vp8DescriptorSize + vp8KeyHeaderSize + StampSize
+	minBytes := descSize + vp8KeyHeaderSize + StampSize
 	if gop == 1 {
 		key = max(minBytes, int(gopBytes))
-		return key, key, gop
+		return key, [MaxTemporalLayers]int{key, key, key}, gop
 	}
-	d := gopBytes / float64(gop-1+keyframeRatio)
-	return max(minBytes, int(d*keyframeRatio)), max(minBytes, int(d)), gop
+	// The interval's delta frames, in mean delta frames.
+	var deltas float64
+	for n := 1; n < gop; n++ {
+		deltas += layerWeight(cfg.TemporalLayers, patternTID(pattern, n))
+	}
+	d := gopBytes / (deltas + keyframeRatio)
+	for tid := range delta {
+		delta[tid] = max(minBytes, int(d*layerWeight(cfg.TemporalLayers, uint8(tid))))
+	}
+	return max(minBytes, int(d*keyframeRatio)), delta, gop
 }
 
 // packetCount returns how many packets of at most mtu bytes size needs.
@@ -169,47 +205,55 @@ func (v *Video) ForceKeyframe() {
 	v.forceKey.Store(true)
 }
 
-// frameInfo is what every packet of one frame shares.
-type frameInfo struct {
-	ts  uint32
-	key bool
-	now time.Time
-}
-
 // NextFrame generates the next frame, stamped with send time now, and
-// reports whether it is a keyframe. The packets and their payloads belong
-// to v and are overwritten by the next call to NextFrame or Run: copy
-// whatever must outlive that.
+// reports whether it is a keyframe; LastFrame describes it further. The
+// packets and their payloads belong to v and are overwritten by the next
+// call to NextFrame or Run: copy whatever must outlive that.
 func (v *Video) NextFrame(now time.Time) (pkts []*pionrtp.Packet, keyframe bool) {
-	keyframe = v.nextIsKey()
-	size := v.deltaBytes
-	if keyframe {
-		size = v.keyBytes
-	}
-	n := packetCount(size, v.cfg.MTU)
+	f := v.planFrame()
+	n := packetCount(f.Bytes, v.cfg.MTU)
 	v.grow(n)
-	f := frameInfo{
-		ts:  v.ts0 + uint32(v.frames*videoClockRate/uint64(v.cfg.FPS)),
-		key: keyframe,
-		now: now,
-	}
 	for i := range n {
-		plen := size / n
-		if i < size%n {
+		plen := f.Bytes / n
+		if i < f.Bytes%n {
 			plen++
 		}
-		v.fillPacket(i, plen, i == n-1, &f)
+		v.fillPacket(i, plen, i == n-1, &f, now)
 	}
+	f.Packets = n
+	v.last = f
 	v.pictureID = (v.pictureID + 1) & 0x7fff
-	v.frames++
-	return v.pkts[:n], keyframe
+	v.ticks++
+	return v.pkts[:n], f.Keyframe
+}
+
+// skip lets one frame interval pass without a frame, as a paused encoder
+// does: the RTP clock runs on, and nothing else changes.
+func (v *Video) skip() {
+	v.ticks++
+}
+
+// planFrame decides what the next frame is and advances the keyframe
+// schedule and the temporal layer pattern.
+func (v *Video) planFrame() FrameInfo {
+	f := FrameInfo{
+		Timestamp: v.ts0 + uint32(v.ticks*videoClockRate/uint64(v.cfg.FPS)),
+		PictureID: v.pictureID,
+		Keyframe:  v.nextIsKey(),
+	}
+	v.nextLayer(&f)
+	f.Bytes = v.deltaBytes[f.TID]
+	if f.Keyframe {
+		f.Bytes = v.keyBytes
+	}
+	return f
 }
 
 // nextIsKey decides whether the next frame is a keyframe and updates the
 // keyframe schedule.
 func (v *Video) nextIsKey() bool {
 	forced := v.forceKey.Swap(false)
-	if forced || v.frames == 0 || v.sinceKey >= v.gopFrames {
+	if forced || v.sinceKey >= v.gopFrames {
 		v.sinceKey = 1
 		return true
 	}
@@ -219,34 +263,44 @@ func (v *Video) nextIsKey() bool {
 
 // fillPacket sets up packet i of frame f with a plen-byte payload: a
 // descriptor, then on the first packet a VP8 frame that decoders accept
-// (see putVP8FrameHeader), zeros, and the stamp in the last StampSize bytes.
-// Everything after the first packet's frame is trailing data a decoder
-// never reads, so the stamps do not disturb decoding.
-func (v *Video) fillPacket(i, plen int, last bool, f *frameInfo) {
+// (see putVP8FrameHeader), zeros, and the stamp of send time now in the
+// last StampSize bytes. Everything after the first packet's frame is
+// trailing data a decoder never reads, so the stamps do not disturb
+// decoding.
+func (v *Video) fillPacket(i, plen int, last bool, f *FrameInfo, now time.Time) {
 	p := v.pkts[i]
 	p.Header = pionrtp.Header{
 		Version:        2,
 		Marker:         last,
 		PayloadType:    v.cfg.PayloadType,
 		SequenceNumber: v.seq,
-		Timestamp:      f.ts,
+		Timestamp:      f.Timestamp,
 		SSRC:           v.cfg.SSRC,
 	}
 	v.seq++
 	p.Payload = p.Payload[:plen]
-	putVP8Descriptor(p.Payload, i == 0, v.pictureID)
+	v.putDescriptor(p.Payload, i == 0, f)
 	stampAt := plen - StampSize
-	body := p.Payload[vp8DescriptorSize:stampAt]
+	body := p.Payload[v.descSize:stampAt]
 	clear(body)
 	if i == 0 {
 		h := vp8InterHeaderSize
-		if f.key {
+		if f.Keyframe {
 			h = vp8KeyHeaderSize
 		}
 		// The zeros after the header are the two partitions: half each.
-		putVP8FrameHeader(body, f.key, (len(body)-h)/2, v.cfg.Width, v.cfg.Height)
+		putVP8FrameHeader(body, f.Keyframe, (len(body)-h)/2, v.cfg.Width, v.cfg.Height)
 	}
 	v.stampAt[i] = stampAt
-	putStamp(p.Payload[stampAt:], f.now, v.stampSeq)
+	putStamp(p.Payload[stampAt:], now, v.stampSeq)
 	v.stampSeq++
+}
+
+// putDescriptor writes the payload descriptor of a packet of frame f to b.
+func (v *Video) putDescriptor(b []byte, start bool, f *FrameInfo) {
+	if v.pattern == nil {
+		putVP8Descriptor(b, start, f.PictureID)
+		return
+	}
+	putVP8LayerDescriptor(b, start, f)
 }
