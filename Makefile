@@ -1,11 +1,13 @@
 # Prism's tasks. `make run` starts the server; `make test` runs every test,
 # the Chromium end-to-end tests included.
 #
-# make test needs Debian's chromium for the browser tests. Under CI=true it
-# installs it with apt-get when missing; elsewhere the browser tests skip
-# with a loud message if it is missing. As root, the tests run in a network
-# namespace that has only loopback, so nothing they start can reach another
-# host (and Chromium's attempts to reach Google fail at once).
+# make test needs Debian's chromium for the browser tests, and Debian's
+# python3-aiortc (with python3-websockets) for the aiortc interoperability
+# test. Under CI=true it installs them with apt-get when missing; elsewhere
+# those tests skip with a loud message if they are missing. As root, the
+# tests run in a network namespace that has only loopback, so nothing they
+# start can reach another host (and Chromium's attempts to reach Google
+# fail at once).
 
 GO       ?= go
 PKGS     ?= ./...
@@ -23,12 +25,17 @@ build:
 	$(GO) build -o bin/loadtest ./cmd/loadtest
 
 # test-deps fetches Go modules (the namespace below has no network) and,
-# under CI, installs Chromium.
+# under CI, installs Chromium and aiortc (python3-aiortc for the system
+# /usr/bin/python3, and python3-websockets for its signaling client).
 test-deps:
 	$(GO) mod download
 	@if [ ! -x /usr/bin/chromium ] && [ "$$CI" = "true" ]; then \
 		echo "make test: installing chromium for the browser tests (apt-get install chromium)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@if [ "$$CI" = "true" ] && ! /usr/bin/python3 -c 'import aiortc, websockets' 2>/dev/null; then \
+		echo "make test: installing aiortc for the interoperability test (apt-get install python3-aiortc python3-websockets)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-aiortc python3-websockets >/dev/null; \
 	fi
 
 test: test-deps
