@@ -23,12 +23,16 @@ build:
 	$(GO) build -o bin/loadtest ./cmd/loadtest
 
 # test-deps fetches Go modules (the namespace below has no network) and,
-# under CI, installs Chromium.
+# under CI, installs Chromium and Firefox ESR (the second browser engine's
+# interoperability test) with apt-get when they are missing.
 test-deps:
 	$(GO) mod download
-	@if [ ! -x /usr/bin/chromium ] && [ "$$CI" = "true" ]; then \
-		echo "make test: installing chromium for the browser tests (apt-get install chromium)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/firefox-esr ] || missing="$$missing firefox-esr"; \
+	if [ -n "$$missing" ] && [ "$$CI" = "true" ]; then \
+		echo "make test: installing$$missing for the browser tests (apt-get install$$missing)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 test: test-deps
