@@ -25,13 +25,18 @@ build:
 	$(GO) build -o bin/loadtest ./cmd/loadtest
 
 # test-deps fetches Go modules (the namespace below has no network) and,
-# under CI, installs Chromium and aiortc (python3-aiortc for the system
-# /usr/bin/python3, and python3-websockets for its signaling client).
+# under CI, installs what the interoperability tests need with apt-get
+# when it is missing: Chromium and Firefox ESR (the two browser engines),
+# and aiortc (python3-aiortc for the system /usr/bin/python3, and
+# python3-websockets for its signaling client).
 test-deps:
 	$(GO) mod download
-	@if [ ! -x /usr/bin/chromium ] && [ "$$CI" = "true" ]; then \
-		echo "make test: installing chromium for the browser tests (apt-get install chromium)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/firefox-esr ] || missing="$$missing firefox-esr"; \
+	if [ -n "$$missing" ] && [ "$$CI" = "true" ]; then \
+		echo "make test: installing$$missing for the browser tests (apt-get install$$missing)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@if [ "$$CI" = "true" ] && ! /usr/bin/python3 -c 'import aiortc, websockets' 2>/dev/null; then \
 		echo "make test: installing aiortc for the interoperability test (apt-get install python3-aiortc python3-websockets)"; \
