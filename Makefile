@@ -1,9 +1,9 @@
 # Prism's tasks. `make run` starts the server; `make test` runs every test,
-# the Chromium end-to-end tests included.
+# the browser end-to-end tests included.
 #
-# make test needs Debian's chromium for the browser tests, and Debian's
-# python3-aiortc (with python3-websockets) for the aiortc interoperability
-# test. Under CI=true it installs them with apt-get when missing; elsewhere
+# make test needs Debian's chromium and firefox-esr for the browser tests,
+# and Debian's python3-aiortc (with python3-websockets) for the aiortc
+# interoperability test. Under CI=true it installs them with apt-get when missing; elsewhere
 # those tests skip with a loud message if they are missing. As root, the
 # tests run in a network namespace that has only loopback, so nothing they
 # start can reach another host (and Chromium's attempts to reach Google

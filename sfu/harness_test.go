@@ -66,7 +66,7 @@ func newTestTrack(s *SFU, codec webrtc.RTPCodecParameters, n int, pli func(uint3
 		Info: TrackInfo{ID: "t", ParticipantID: "pub", Kind: kind}, Codec: codec, PLI: pli,
 	})
 	for i := range n {
-		t.addStream(string(rune('a'+i)), uint32(1000+i))
+		t.addStream(string(rune('a'+i)), uint32(1000+i), nil)
 	}
 	return t
 }

@@ -15,10 +15,15 @@ const maxTemporal = 7
 // over.
 const statsWindow = time.Second
 
-// liveFor is how long a stream stays live after its last packet: a layer
-// that sent nothing for longer is paused (by dynacast, or by its
-// publisher's own congestion control) and its subscribers move to another.
-const liveFor = time.Second
+// A stream stays live for liveFrames frame intervals after its last
+// packet, within [minLive, maxLive]: a layer that sent nothing for longer
+// was paused (by dynacast, or by its publisher's own congestion control)
+// and its subscribers move to another. At 30 frames/s that is 300 ms.
+const (
+	liveFrames = 9
+	minLive    = 300 * time.Millisecond
+	maxLive    = time.Second
+)
 
 // layerStats is what a stream's read loop measures of it, for layer
 // selection: when its last packet came, the picture size its keyframes
@@ -32,10 +37,12 @@ type layerStats struct {
 	// of temporal layers 0..t (of the base spatial layer).
 	fps [maxTemporal + 1]atomic.Uint32
 
-	// The window being measured; owned by the read loop.
-	start  int64
-	bytes  int
-	frames [maxTemporal + 1]int
+	// The window being measured; owned by the read loop. The first is a
+	// quarter as long, so a new stream's rates are known quickly.
+	start   int64
+	bytes   int
+	frames  [maxTemporal + 1]int
+	settled bool
 }
 
 // observe accounts one packet. It reports whether the picture size changed
@@ -50,9 +57,13 @@ func (s *layerStats) observe(m *prtp.Meta) bool {
 	if s.start == 0 {
 		s.start = m.Arrival
 	}
-	if elapsed := m.Arrival - s.start; elapsed >= int64(statsWindow) {
+	window := statsWindow
+	if !s.settled {
+		window /= 4
+	}
+	if elapsed := m.Arrival - s.start; elapsed >= int64(window) {
 		s.close(elapsed)
-		s.start = m.Arrival
+		s.start, s.settled = m.Arrival, true
 		changed = true
 	}
 	s.bytes += int(m.Size)
@@ -74,10 +85,18 @@ func (s *layerStats) close(elapsed int64) {
 	s.frames = [maxTemporal + 1]int{}
 }
 
-// live reports whether a packet came within liveFor of now.
+// live reports whether a packet came recently enough, for the stream's
+// frame rate.
 func (s *layerStats) live(now int64) bool {
 	last := s.last.Load()
-	return last != 0 && now-last <= int64(liveFor)
+	if last == 0 {
+		return false
+	}
+	limit := maxLive
+	if fps := s.fps[maxTemporal].Load(); fps > 0 {
+		limit = min(max(time.Duration(liveFrames*100*int64(time.Second)/int64(fps)), minLive), maxLive)
+	}
+	return now-last <= int64(limit)
 }
 
 // picture returns the width and height, 0 when unknown.

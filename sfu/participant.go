@@ -75,10 +75,13 @@ type Participant struct {
 	sub *Transport
 	neg *negotiator
 
-	mu         sync.Mutex
-	pub        *webrtc.PeerConnection // made at the first offer
-	declared   map[string]TrackInfo
-	published  map[string]*Track
+	mu        sync.Mutex
+	pub       *webrtc.PeerConnection // made at the first offer
+	declared  map[string]TrackInfo
+	published map[string]*Track
+	// receivers finds the track of a simulcast encoding's receiver: pion
+	// hands each encoding to onTrack on a goroutine of its own.
+	receivers  map[*webrtc.RTPReceiver]*Track
 	subscribed map[*Track]*DownTrack
 	closed     bool
 
@@ -103,6 +106,7 @@ func newParticipant(s *SFU, roomID string, id Identity, events Events) (*Partici
 		log:        s.log.WithLazy(zap.String("room", roomID), zap.String("participant", id.ID)),
 		declared:   make(map[string]TrackInfo),
 		published:  make(map[string]*Track),
+		receivers:  make(map[*webrtc.RTPReceiver]*Track),
 		subscribed: make(map[*Track]*DownTrack),
 	}
 	sub, err := s.newTransport(p.log)
@@ -376,7 +380,7 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 		p.mu.Unlock()
 		return
 	}
-	if t := p.published[remote.ID()]; t != nil && remote.RID() != "" && t.Stream(0) != nil && t.Stream(0).recv == recv {
+	if t := p.receivers[recv]; t != nil {
 		p.mu.Unlock()
 		t.AddStream(remote, recv) // another simulcast encoding
 		return
@@ -404,6 +408,7 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 		OnLayers: func(t *Track, layers []LayerState) { p.events.Layers(t.ID(), layers) },
 	})
 	p.published[info.ID] = t
+	p.receivers[recv] = t
 	p.mu.Unlock()
 
 	t.AddStream(remote, recv)
@@ -420,6 +425,11 @@ func (p *Participant) trackEnded(t *Track) {
 	p.mu.Lock()
 	if p.published[t.ID()] == t {
 		delete(p.published, t.ID())
+	}
+	for r, x := range p.receivers {
+		if x == t {
+			delete(p.receivers, r)
+		}
 	}
 	p.mu.Unlock()
 	p.room.Unpublish(t)

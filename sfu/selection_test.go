@@ -142,7 +142,7 @@ func simulcastTrack(t *testing.T, s *SFU, temporal bool, onLayers func(*Track, [
 		Info: TrackInfo{ID: "cam", ParticipantID: "pub", Kind: "video"}, Codec: vp8Codec, PLI: f.pli, OnLayers: onLayers,
 	})
 	for i, rid := range []string{"a", "b", "c"} {
-		track.addStream(rid, f.ssrcs[i])
+		track.addStream(rid, f.ssrcs[i], nil)
 	}
 	go f.run(track)
 	t.Cleanup(func() {
@@ -275,8 +275,9 @@ func TestStoppedLayerMovesItsSubscribers(t *testing.T) {
 	sub := newTestSub(t, s, true)
 	dt := sub.subscribe(track, 1)
 	waitStream(t, dt, layer[2], 3*time.Second, "the high layer")
+	time.Sleep(500 * time.Millisecond) // its frame rate is known
 	f.setOff(layer[2], true)
-	d := waitStream(t, dt, layer[1], 3*time.Second, "the move to the medium layer")
+	d := waitStream(t, dt, layer[1], time.Second, "the move to the medium layer")
 	t.Logf("moved to the medium layer %v after the high one stopped", d.Round(time.Millisecond))
 	f.setOff(layer[2], false)
 	waitStream(t, dt, layer[2], 3*time.Second, "the move back to the high layer")

@@ -289,6 +289,13 @@ func (s *SFU) Rooms() int {
 	return len(s.rooms)
 }
 
+// Room returns the open room named id, or nil.
+func (s *SFU) Room(id string) *Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rooms[id]
+}
+
 // Engine returns the fan-out engine.
 func (s *SFU) Engine() *Engine { return s.engine }
 

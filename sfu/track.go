@@ -159,11 +159,10 @@ func (t *Track) Streams() int { return int(t.nstreams.Load()) }
 // stream, or one simulcast encoding (remote.RID()). It returns nil when
 // the track has all its streams or is closed.
 func (t *Track) AddStream(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) *Stream {
-	st := t.addStream(remote.RID(), uint32(remote.SSRC()))
+	st := t.addStream(remote.RID(), uint32(remote.SSRC()), func(st *Stream) { st.remote, st.recv = remote, recv })
 	if st == nil {
 		return nil
 	}
-	st.remote, st.recv = remote, recv
 	t.running.Add(2)
 	go func() {
 		defer t.running.Done()
@@ -178,8 +177,9 @@ func (t *Track) AddStream(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) 
 }
 
 // addStream adds a stream whose packets come through push: for AddStream,
-// and for tests and benchmarks that drive a track themselves.
-func (t *Track) addStream(rid string, ssrc uint32) *Stream {
+// and for tests and benchmarks that drive a track themselves. setup, if
+// set, completes the stream before anyone else can see it.
+func (t *Track) addStream(rid string, ssrc uint32, setup func(*Stream)) *Stream {
 	t.addMu.Lock()
 	defer t.addMu.Unlock()
 	n := int(t.nstreams.Load())
@@ -187,6 +187,9 @@ func (t *Track) addStream(rid string, ssrc uint32) *Stream {
 		return nil
 	}
 	st := newStream(t, uint8(n), rid, ssrc)
+	if setup != nil {
+		setup(st)
+	}
 	t.streams[n].Store(st)
 	t.nstreams.Store(int32(n + 1))
 	t.reorder()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/rtcp"
 	pionrtp "github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/prismsfu/prism/signaling/protocol"
@@ -39,6 +40,16 @@ type SimulcastTrack struct {
 	tracks []*webrtc.TrackLocalStaticRTP
 	active []atomic.Bool
 	sender *webrtc.RTPSender
+	tr     *webrtc.RTPTransceiver
+	// ids are the negotiated IDs of the mid and rid header extensions,
+	// which tell the receiver the encodings apart; learnt at the first
+	// write after negotiation.
+	ids atomic.Pointer[extIDs]
+}
+
+type extIDs struct {
+	mid, rid uint8
+	midValue []byte
 }
 
 // errBadSimulcast reports unusable SimulcastOptions.
@@ -72,7 +83,7 @@ func (c *Client) PublishSimulcast(o SimulcastOptions) (*SimulcastTrack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("publish %s: %w", o.ID, err)
 	}
-	s.sender = tr.Sender()
+	s.sender, s.tr = tr.Sender(), tr
 	for _, t := range s.tracks[1:] {
 		if err := s.sender.AddEncoding(t); err != nil {
 			return nil, fmt.Errorf("publish %s: encoding %s: %w", o.ID, t.RID(), err)
@@ -127,7 +138,40 @@ func (s *SimulcastTrack) WriteRTP(i int, p *pionrtp.Packet) error {
 	if !s.active[i].Load() {
 		return nil
 	}
+	ids := s.extensionIDs()
+	if ids == nil {
+		return nil // not negotiated yet: nothing could be sent
+	}
+	if err := p.Header.SetExtension(ids.mid, ids.midValue); err != nil {
+		return fmt.Errorf("simulcast %s: mid: %w", s.opts.ID, err)
+	}
+	if err := p.Header.SetExtension(ids.rid, []byte(s.opts.RIDs[i])); err != nil {
+		return fmt.Errorf("simulcast %s: rid: %w", s.opts.ID, err)
+	}
 	return s.tracks[i].WriteRTP(p)
+}
+
+// extensionIDs returns the negotiated mid and rid extension IDs, or nil
+// before negotiation. pion does not stamp them on a simulcast sender's
+// packets itself.
+func (s *SimulcastTrack) extensionIDs() *extIDs {
+	if ids := s.ids.Load(); ids != nil {
+		return ids
+	}
+	ids := &extIDs{midValue: []byte(s.tr.Mid())}
+	for _, e := range s.sender.GetParameters().HeaderExtensions {
+		switch e.URI {
+		case sdp.SDESMidURI:
+			ids.mid = uint8(e.ID)
+		case sdp.SDESRTPStreamIDURI:
+			ids.rid = uint8(e.ID)
+		}
+	}
+	if ids.mid == 0 || ids.rid == 0 || len(ids.midValue) == 0 {
+		return nil
+	}
+	s.ids.Store(ids)
+	return ids
 }
 
 // readRTCP feeds encoding i's RTCP to the interceptors and reports
