@@ -107,11 +107,12 @@ func ParseDependencyDescriptor(b []byte, latest *DDStructure, d *DependencyDescr
 	if len(b) < ddMandatorySize {
 		return errDDTruncated
 	}
-	r := bitReader{b: b}
-	d.StartOfFrame = r.flag()
-	d.EndOfFrame = r.flag()
-	d.TemplateID = uint8(r.read(6))
-	d.FrameNumber = uint16(r.read(16))
+	// The mandatory fields fill the first three bytes.
+	d.StartOfFrame = b[0]&0x80 != 0
+	d.EndOfFrame = b[0]&0x40 != 0
+	d.TemplateID = b[0] & 0x3f
+	d.FrameNumber = uint16(b[1])<<8 | uint16(b[2])
+	r := bitReader{b: b, pos: 8 * ddMandatorySize}
 	s := latest
 	if len(b) > ddMandatorySize {
 		var err error
@@ -134,11 +135,12 @@ func ParseDependencyDescriptor(b []byte, latest *DDStructure, d *DependencyDescr
 // readExtended decodes extended_descriptor_fields() and returns the
 // structure the frame is resolved with.
 func (d *DependencyDescriptor) readExtended(r *bitReader, latest *DDStructure) (*DDStructure, error) {
-	d.HasStructure = r.flag()
-	d.HasActiveDecodeTargets = r.flag()
-	d.CustomDTIs = r.flag()
-	d.CustomFdiffs = r.flag()
-	d.CustomChains = r.flag()
+	flags := r.read(5)
+	d.HasStructure = flags&0x10 != 0
+	d.HasActiveDecodeTargets = flags&0x08 != 0
+	d.CustomDTIs = flags&0x04 != 0
+	d.CustomFdiffs = flags&0x02 != 0
+	d.CustomChains = flags&0x01 != 0
 	s := latest
 	if d.HasStructure {
 		if d.Structure == nil || d.Structure == latest {

@@ -47,18 +47,11 @@ func (d *DependencyDescriptor) encode(w *bitWriter, s *DDStructure) bool {
 	if !d.fits(s) {
 		return false
 	}
-	w.flag(d.StartOfFrame)
-	w.flag(d.EndOfFrame)
-	w.write(uint32(d.TemplateID), 6)
-	w.write(uint32(d.FrameNumber), 16)
+	w.write(ddBits(d.StartOfFrame, d.EndOfFrame)<<22|uint32(d.TemplateID)<<16|uint32(d.FrameNumber), 24)
 	if !d.extended() {
 		return true
 	}
-	w.flag(d.HasStructure)
-	w.flag(d.HasActiveDecodeTargets)
-	w.flag(d.CustomDTIs)
-	w.flag(d.CustomFdiffs)
-	w.flag(d.CustomChains)
+	w.write(ddBits(d.HasStructure, d.HasActiveDecodeTargets, d.CustomDTIs, d.CustomFdiffs, d.CustomChains), 5)
 	if d.HasStructure && !s.write(w) {
 		return false
 	}
@@ -79,6 +72,18 @@ func (d *DependencyDescriptor) encode(w *bitWriter, s *DDStructure) bool {
 		}
 	}
 	return true
+}
+
+// ddBits packs flags into a number, the first in the highest bit.
+func ddBits(flags ...bool) uint32 {
+	var v uint32
+	for _, f := range flags {
+		v <<= 1
+		if f {
+			v |= 1
+		}
+	}
+	return v
 }
 
 // fits reports whether d's template id can be written, and names a
