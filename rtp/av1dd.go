@@ -99,19 +99,15 @@ type DependencyDescriptor struct {
 // when d.Structure is latest itself, a new one is allocated rather than
 // overwriting latest.
 //
-// The error wraps ErrDDMalformed or ErrDDNoStructure; with
-// ErrDDNoStructure the mandatory fields are still filled in. Parse never
-// reads outside b, and it allocates only the first Structure.
+// The error wraps ErrDDMalformed or ErrDDNoStructure; the mandatory fields
+// are filled in whatever the error, once b holds them. Parse never reads
+// outside b, and it allocates only the first Structure.
 func ParseDependencyDescriptor(b []byte, latest *DDStructure, d *DependencyDescriptor) error {
 	*d = DependencyDescriptor{Structure: d.Structure}
 	if len(b) < ddMandatorySize {
 		return errDDTruncated
 	}
-	// The mandatory fields fill the first three bytes.
-	d.StartOfFrame = b[0]&0x80 != 0
-	d.EndOfFrame = b[0]&0x40 != 0
-	d.TemplateID = b[0] & 0x3f
-	d.FrameNumber = uint16(b[1])<<8 | uint16(b[2])
+	d.readMandatory(b)
 	r := bitReader{b: b, pos: 8 * ddMandatorySize}
 	s := latest
 	if len(b) > ddMandatorySize {
@@ -130,6 +126,15 @@ func ParseDependencyDescriptor(b []byte, latest *DDStructure, d *DependencyDescr
 		return errDDTruncated
 	}
 	return nil
+}
+
+// readMandatory decodes mandatory_descriptor_fields(), which fill the
+// first three bytes of b.
+func (d *DependencyDescriptor) readMandatory(b []byte) {
+	d.StartOfFrame = b[0]&0x80 != 0
+	d.EndOfFrame = b[0]&0x40 != 0
+	d.TemplateID = b[0] & 0x3f
+	d.FrameNumber = uint16(b[1])<<8 | uint16(b[2])
 }
 
 // readExtended decodes extended_descriptor_fields() and returns the

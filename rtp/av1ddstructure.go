@@ -7,12 +7,12 @@ package rtp
 // of a template or a frame: Prism keeps MaxDDFdiffs, more than AV1's seven
 // references need, and rejects a descriptor with more.
 const (
-	MaxDDDecodeTargets  = 32
-	MaxDDTemplates      = 64
-	MaxDDChains         = MaxDDDecodeTargets
-	MaxDDSpatialLayers  = 4 // spatial ids 0..3
-	MaxDDTemporalLayers = 8 // temporal ids 0..7
-	MaxDDFdiffs         = 16
+	MaxDDDecodeTargets  = 32                 // dtis_cnt_minus_one is 5 bits
+	MaxDDTemplates      = 64                 // MAX_TEMPLATE_ID 63
+	MaxDDChains         = MaxDDDecodeTargets // chains_cnt is ns(DtisCnt + 1)
+	MaxDDSpatialLayers  = 4                  // MAX_SPATIAL_ID 3
+	MaxDDTemporalLayers = 8                  // MAX_TEMPORAL_ID 7
+	MaxDDFdiffs         = 16                 // Prism's own limit
 )
 
 // DTI is a decode target indication: how a frame relates to one decode
