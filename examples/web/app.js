@@ -156,7 +156,10 @@ async function joinRoom({ room, name, publish }) {
     if (app.mic) jobs.push(r.publish(app.mic, { source: 'microphone' }));
     if (app.camera) jobs.push(r.publish(app.camera, { source: 'camera' }));
     refreshLocal();
-    Promise.all(jobs).catch((err) => toast(`Publishing failed: ${err.message}`, true));
+    Promise.all(jobs).catch((err) => {
+      app.errors.push({ code: err.code || 'publish_failed', message: err.message });
+      toast(`Publishing failed: ${err.message}`, true);
+    });
   }
   refreshLocal();
   app.statsTimer = setInterval(updateStats, 1000);
@@ -698,6 +701,21 @@ window.prismTest = {
       videoHeight: t.video.videoHeight,
       stats: t.stats,
     })),
+  // Pins a tile to w×h CSS pixels (0 unpins it), or hides it: what a
+  // resized or scrolled-away tile looks like to adaptive stream.
+  resizeTile: (key, w, h) => {
+    const el = app.tiles.get(key)?.el;
+    if (!el) return false;
+    el.style.width = w ? `${w}px` : '';
+    el.style.height = h ? `${h}px` : '';
+    return true;
+  },
+  hideTile: (key, hidden) => {
+    const el = app.tiles.get(key)?.el;
+    if (!el) return false;
+    el.style.display = hidden ? 'none' : '';
+    return true;
+  },
   toggleMic,
   toggleCamera,
   toggleScreen,

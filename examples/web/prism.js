@@ -776,7 +776,7 @@ export function sendEncodings(track, source, options = {}) {
   if (n === 1) return null;
   const mode = options.scalabilityMode ?? (supportsMode(options.codec || 'video/VP8', 'L1T3') ? 'L1T3' : undefined);
   return SIMULCAST.slice(3 - n).map(({ rid, scale }) => {
-    const e = { rid, scaleResolutionDownBy: scale / (4 / 2 ** (3 - n)) };
+    const e = { rid, scaleResolutionDownBy: scale };
     if (mode) e.scalabilityMode = mode;
     return e;
   });
